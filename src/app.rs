@@ -1,0 +1,360 @@
+//! The commands the binary offers, wired from the pipeline stages: `serve`, `poll --once`,
+//! `check`, `store stats|verify` and `health`. Each returns what it did so `main` only prints
+//! and picks the exit code.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use tokio::sync::watch;
+
+use crate::config::{Config, ConfigError, SectionKind};
+use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::normalize::text::fold_label;
+use crate::poll::{process_body, system_clock, Clock, Poller, SectionReport};
+use crate::server::{self, AppState};
+use crate::store::{Store, StoreError};
+
+/// Anything a command can fail with, with the context a user needs.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The config did not validate.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The store could not be opened or read.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Binding or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Anything else, already worded for the user.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Opens the store named by the config, creating its directory.
+pub fn open_store(config: &Config) -> Result<Store, AppError> {
+    if let Some(parent) = config.store_path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    Ok(Store::open(&config.store_path)?)
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+pub async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `headwire serve`: polls in the background and serves HTTP until SIGTERM/SIGINT, then stops
+/// scheduling, gives in-flight polls up to 5 s, flushes the store and returns.
+pub async fn serve(config_path: &Path) -> Result<(), AppError> {
+    let config = Arc::new(Config::load(config_path)?);
+    let store = Arc::new(open_store(&config)?);
+    let listener = std::net::TcpListener::bind(&config.server.listen).map_err(|e| {
+        AppError::Other(format!(
+            "cannot listen on {} (server.listen / HEADWIRE_LISTEN): {e}",
+            config.server.listen
+        ))
+    })?;
+    tracing::info!(
+        listen = %config.server.listen,
+        store = %config.store_path.display(),
+        sections = config.sections().count(),
+        "headwire serving"
+    );
+    let running = start(config, store.clone(), system_clock(), listener)?;
+    termination_signal().await;
+    tracing::info!("stopping: no new polls; waiting up to 5 s for polls in flight");
+    running.stop().await;
+    store.flush()?;
+    tracing::info!("store flushed; bye");
+    Ok(())
+}
+
+/// A running service (poller + HTTP server), for `serve` and end-to-end tests.
+pub struct Running {
+    server: actix_web::dev::ServerHandle,
+    server_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    poller_task: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    /// The engine, for counters.
+    pub poller: Arc<Poller>,
+    /// The address the server listens on.
+    pub addr: std::net::SocketAddr,
+}
+
+impl Running {
+    /// Stops the server and the poller (in-flight polls get up to 5 s).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let stop_server = self.server.stop(true);
+        let mut poller = self.poller_task;
+        let wait_polls = async move {
+            if tokio::time::timeout(Duration::from_secs(5), &mut poller)
+                .await
+                .is_err()
+            {
+                tracing::warn!("polls still running after 5 s were cancelled");
+                poller.abort();
+                let _ = poller.await;
+            }
+        };
+        tokio::join!(stop_server, wait_polls);
+        let _ = self.server_task.await;
+    }
+}
+
+/// Starts the poller and the HTTP server on `listener`; [`Running::stop`] stops both.
+pub fn start(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    clock: Clock,
+    listener: std::net::TcpListener,
+) -> Result<Running, AppError> {
+    let (stop_tx, stop) = watch::channel(false);
+    let poller = Arc::new(
+        Poller::new(config.clone(), store.clone(), clock.clone())
+            .map_err(|e| AppError::Other(e.to_string()))?,
+    );
+    let state = web::Data::new(
+        AppState::new(config, store, clock).with_poll_metrics(poller.metrics.clone()),
+    );
+    let addr = listener.local_addr()?;
+    let server = server::build(state, listener)?;
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+    let poller_task = tokio::spawn(poller.clone().run(stop));
+    Ok(Running {
+        server: handle,
+        server_task,
+        poller_task,
+        stop: stop_tx,
+        poller,
+        addr,
+    })
+}
+
+/// `headwire poll --once`: every section once under the configured caps.
+pub async fn poll_once(config_path: &Path) -> Result<Vec<SectionReport>, AppError> {
+    let config = Arc::new(Config::load(config_path)?);
+    let store = Arc::new(open_store(&config)?);
+    let poller = Arc::new(
+        Poller::new(config, store.clone(), system_clock())
+            .map_err(|e| AppError::Other(e.to_string()))?,
+    );
+    let reports = poller.poll_all_once().await;
+    store.flush()?;
+    Ok(reports)
+}
+
+/// One row of `headwire check` output.
+#[derive(Debug, Clone)]
+pub struct CheckRow {
+    /// Title.
+    pub title: String,
+    /// Canonical link.
+    pub link: String,
+    /// Raw time text as printed.
+    pub raw_time: Option<String>,
+    /// Parsed UTC time (RFC 3339) or why not.
+    pub time: String,
+    /// Page labels.
+    pub labels: Vec<String>,
+}
+
+/// What `headwire check` found.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReport {
+    /// How the charset was decided.
+    pub charset: String,
+    /// Extracted items.
+    pub rows: Vec<CheckRow>,
+    /// Things to fix.
+    pub warnings: Vec<String>,
+}
+
+/// `headwire check SOURCE/SECTION`: extract from a file or a live fetch, store nothing.
+pub async fn check(
+    config: &Config,
+    key: &str,
+    file: Option<&Path>,
+    base: Option<&str>,
+) -> Result<CheckReport, AppError> {
+    let (source, section) = config.section(key).ok_or_else(|| {
+        let known: Vec<String> = config.sections().map(|(s, sec)| sec.key(s)).collect();
+        AppError::Other(format!(
+            "no section `{key}` in {}; known: {}",
+            config.file.display(),
+            known.join(", ")
+        ))
+    })?;
+    let page_url = match base {
+        Some(b) => url::Url::parse(b).map_err(|e| AppError::Other(format!("--url `{b}`: {e}")))?,
+        None => section.url.clone(),
+    };
+    let (bytes, content_type, page_url) = match file {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| AppError::Other(format!("cannot read {}: {e}", path.display())))?;
+            (bytes, None, page_url)
+        }
+        None => {
+            let fetcher = Fetcher::new(&config.poll).map_err(|e| AppError::Other(e.to_string()))?;
+            match fetcher
+                .fetch(&page_url, &source.headers, &Validators::default())
+                .await
+            {
+                Ok(FetchOutcome::Body(body)) => (body.bytes, body.content_type, body.final_url),
+                Ok(FetchOutcome::NotModified) => {
+                    return Err(AppError::Other(
+                        "the server answered 304 to an unconditional GET".into(),
+                    ))
+                }
+                Err(e) => return Err(AppError::Other(format!("fetching {page_url}: {e}"))),
+            }
+        }
+    };
+    let now = chrono::Utc::now();
+    let processed = process_body(
+        &bytes,
+        content_type.as_deref(),
+        &page_url,
+        source,
+        section,
+        now,
+    )
+    .map_err(|e| AppError::Other(format!("{key}: {e}")))?;
+    let mut report = CheckReport {
+        charset: processed.charset.clone(),
+        ..CheckReport::default()
+    };
+    for (observed, raw) in processed.observed.iter().zip(processed.raw_times.iter()) {
+        report.rows.push(CheckRow {
+            title: observed.title.clone(),
+            link: observed.link.clone().unwrap_or_default(),
+            raw_time: raw.clone(),
+            time: observed
+                .published
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| {
+                    if raw.is_some() {
+                        "(not understood: first-seen)".into()
+                    } else {
+                        "(none: first-seen)".into()
+                    }
+                }),
+            labels: observed.page_labels.clone(),
+        });
+    }
+    if processed.skipped_no_title > 0 {
+        report.warnings.push(format!(
+            "{} of {} matched items had no title and were skipped",
+            processed.skipped_no_title, processed.matched
+        ));
+    }
+    if processed.skipped_no_link > 0 {
+        report.warnings.push(format!(
+            "{} of {} matched items had no usable link and were skipped",
+            processed.skipped_no_link, processed.matched
+        ));
+    }
+    for field in &processed.unmatched_fields {
+        report
+            .warnings
+            .push(format!("`{field}` matched nothing in any item"));
+    }
+    if !processed.notes.times_not_understood.is_empty() {
+        let examples: Vec<&str> = processed
+            .notes
+            .times_not_understood
+            .iter()
+            .take(3)
+            .map(String::as_str)
+            .collect();
+        report.warnings.push(format!(
+            "{} times not understood, e.g. {:?}; set `time_format` or pick another `time` selector",
+            processed.notes.times_not_understood.len(),
+            examples
+        ));
+    }
+    if !processed.notes.times_in_future.is_empty() {
+        report.warnings.push(format!(
+            "{} times more than a day in the future were not believed, e.g. {:?}",
+            processed.notes.times_in_future.len(),
+            processed.notes.times_in_future.first()
+        ));
+    }
+    if matches!(section.kind, SectionKind::Feed) && report.rows.is_empty() {
+        report.warnings.push("the feed has no entries".into());
+    }
+    Ok(report)
+}
+
+/// `headwire store stats` output lines.
+pub fn store_stats(config: &Config) -> Result<Vec<String>, AppError> {
+    let store = open_store(config)?;
+    let (by_source, by_section) = store.counts()?;
+    let mut lines = vec![format!("items: {}", store.len())];
+    for (source, n) in by_source {
+        lines.push(format!("source {source}: {n} items"));
+    }
+    for (section, n) in by_section {
+        lines.push(format!("section {section}: {n} items"));
+    }
+    for (key, value) in store.extra_stats()? {
+        lines.push(format!("{key}: {value}"));
+    }
+    let _ = fold_label;
+    Ok(lines)
+}
+
+/// `headwire store verify`: every index checked against the items.
+pub fn store_verify(config: &Config) -> Result<Vec<String>, AppError> {
+    let store = open_store(config)?;
+    Ok(store.verify()?)
+}
+
+/// `headwire health --url`: Ok when the URL answers 2xx within 5 s.
+pub async fn health(url: &str) -> Result<(), AppError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| AppError::Other(format!("{url}: {e}")))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(AppError::Other(format!(
+            "{url}: status {}",
+            response.status()
+        )))
+    }
+}

@@ -1,0 +1,896 @@
+//! The `feeds.toml` model: what to poll, how to read it, where to store it and how to serve it.
+//!
+//! Loading is two passes. Serde reads the file into plain structs that reject unknown keys; a
+//! validation pass then checks every value (ids, zones, durations, URLs, CSS selectors) and
+//! collects *every* problem with the file, line and key it came from, so a user fixes a config in
+//! one round instead of one error at a time. The rest of headwire only ever sees a valid [`Config`].
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::extract::html::{FieldSelector, ItemSelector};
+use crate::normalize::time::parse_duration;
+
+/// Default poll interval when neither the source nor the section names one.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+
+/// A validated configuration: everything headwire needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this configuration was read from (for messages and reloads).
+    pub file: PathBuf,
+    /// HTTP serving settings.
+    pub server: ServerSettings,
+    /// Where the sled store lives, already resolved against the config file's directory.
+    pub store_path: PathBuf,
+    /// Retention and dedup settings for the store.
+    pub store: StoreSettings,
+    /// Polling engine settings.
+    pub poll: PollSettings,
+    /// Every configured source, in file order.
+    pub sources: Vec<Source>,
+}
+
+/// How headwire serves feeds.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Socket address to listen on (`HEADWIRE_LISTEN` overrides it).
+    pub listen: String,
+    /// Public base URL used to build self links.
+    pub base_url: Url,
+    /// When set, feed URLs must carry `?token=` with this value.
+    pub token: Option<String>,
+}
+
+/// Store-wide settings that shape identity and history.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Window within which the same normalised title from different sources is one story;
+    /// `None` switches cross-source merging off.
+    pub title_window: Option<Duration>,
+}
+
+/// Polling engine settings: politeness and limits.
+#[derive(Debug, Clone)]
+pub struct PollSettings {
+    /// At most this many fetches in flight at once.
+    pub concurrency: usize,
+    /// At most this many fetches in flight to one host.
+    pub per_host: usize,
+    /// Minimum delay between two requests to one host.
+    pub host_delay: Duration,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// Largest accepted body, counted after decompression.
+    pub max_body_bytes: usize,
+    /// User-Agent header sent with every request.
+    pub user_agent: String,
+}
+
+/// A portal (or feed publisher) with one or more sections.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Stable id, `[a-z0-9-]+`, used in URLs and the store.
+    pub id: String,
+    /// Human name shown in feeds.
+    pub name: String,
+    /// The portal's home page, shown as the items' `<source>`.
+    pub url: Option<Url>,
+    /// Zone for times printed without an offset.
+    pub timezone: Tz,
+    /// Default poll interval for its sections.
+    pub interval: Duration,
+    /// Query parameters that never identify a story (dropped from canonical links).
+    pub strip_params: Vec<String>,
+    /// Extra request headers (e.g. Referer, Cookie).
+    pub headers: Vec<(String, String)>,
+    /// Keep items at most this long (by published time).
+    pub keep_days: Option<u32>,
+    /// Keep at most this many newest items.
+    pub keep_items: Option<usize>,
+    /// Optional rule that rewrites links into their identity (see `normalize::url`).
+    pub canonical: Option<CanonicalRule>,
+    /// The source's sections, in file order.
+    pub sections: Vec<Section>,
+}
+
+/// A regex that picks the part of a link identifying a story, e.g. the article id.
+#[derive(Debug, Clone)]
+pub struct CanonicalRule {
+    /// The pattern; its first capture group (or whole match) is the identity.
+    pub pattern: regex::Regex,
+}
+
+/// What kind of document a section is.
+#[derive(Debug, Clone)]
+pub enum SectionKind {
+    /// A web page scraped with CSS selectors.
+    Html(HtmlRules),
+    /// An RSS/Atom/JSON feed.
+    Feed,
+}
+
+/// The CSS selectors that read headlines from a page.
+#[derive(Debug, Clone)]
+pub struct HtmlRules {
+    /// One match per headline.
+    pub item: ItemSelector,
+    /// Title fallbacks.
+    pub title: Vec<FieldSelector>,
+    /// Link fallbacks (empty: first `a@href` of the item).
+    pub link: Vec<FieldSelector>,
+    /// Time fallbacks.
+    pub time: Vec<FieldSelector>,
+    /// Page-label fallbacks (every match of the winning selector is a label).
+    pub label: Vec<FieldSelector>,
+    /// Summary fallbacks.
+    pub summary: Vec<FieldSelector>,
+    /// Image fallbacks.
+    pub image: Vec<FieldSelector>,
+    /// Author fallbacks.
+    pub author: Vec<FieldSelector>,
+}
+
+/// One polled page or feed of a source.
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// Id unique within its source.
+    pub id: String,
+    /// Human name; also a section label on every item seen here.
+    pub name: String,
+    /// The page or feed URL.
+    pub url: Url,
+    /// How to read it.
+    pub kind: SectionKind,
+    /// Poll interval (section override or the source's).
+    pub interval: Duration,
+    /// Extra chrono format for odd time text.
+    pub time_format: Option<String>,
+    /// Keep only the first N headlines of the page.
+    pub limit: Option<usize>,
+}
+
+impl Section {
+    /// The store key of this section: `source/section`.
+    pub fn key(&self, source: &Source) -> String {
+        format!("{}/{}", source.id, self.id)
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file, applying `HEADWIRE_LISTEN` / `HEADWIRE_DATA`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            problems: vec![Problem {
+                file: path.display().to_string(),
+                line: None,
+                key: String::new(),
+                message: format!("cannot read the config file: {e}"),
+            }],
+        })?;
+        let mut config = Config::parse(&text, path)?;
+        if let Ok(listen) = std::env::var("HEADWIRE_LISTEN") {
+            if !listen.trim().is_empty() {
+                config.server.listen = listen;
+            }
+        }
+        if let Ok(data) = std::env::var("HEADWIRE_DATA") {
+            if !data.trim().is_empty() {
+                config.store_path = PathBuf::from(data);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates configuration text; `path` names the file in messages and anchors
+    /// the relative store path. Environment overrides are not applied here.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            problems: vec![Problem {
+                file: file.clone(),
+                line: e.span().map(|s| line_of(text, s.start)),
+                key: String::new(),
+                message: e.message().trim().to_string(),
+            }],
+        })?;
+        let mut v = Validator {
+            text,
+            file: file.clone(),
+            problems: Vec::new(),
+        };
+        let config = v.config(raw, path);
+        if v.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError {
+                problems: v.problems,
+            })
+        }
+    }
+
+    /// Looks up a section by its `source/section` key.
+    pub fn section(&self, key: &str) -> Option<(&Source, &Section)> {
+        let (source_id, section_id) = key.split_once('/')?;
+        let source = self.sources.iter().find(|s| s.id == source_id)?;
+        let section = source.sections.iter().find(|s| s.id == section_id)?;
+        Some((source, section))
+    }
+
+    /// Every (source, section) pair in file order.
+    pub fn sections(&self) -> impl Iterator<Item = (&Source, &Section)> {
+        self.sources
+            .iter()
+            .flat_map(|source| source.sections.iter().map(move |section| (source, section)))
+    }
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    /// The problems, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for problem in &self.problems {
+            if !first {
+                writeln!(f)?;
+            }
+            first = false;
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One configuration problem: where it is and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The config file.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// Dotted key path, e.g. `source[0].section[1].item`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+// ---- raw serde model -------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    poll: RawPoll,
+    #[serde(default, rename = "source")]
+    sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Spanned<String>>,
+    base_url: Option<Spanned<String>>,
+    token: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<Spanned<String>>,
+    title_window: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    concurrency: Option<Spanned<i64>>,
+    per_host: Option<Spanned<i64>>,
+    host_delay: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    request_timeout: Option<Spanned<String>>,
+    max_body: Option<Spanned<String>>,
+    user_agent: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    id: Spanned<String>,
+    name: Option<String>,
+    url: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    interval: Option<Spanned<String>>,
+    #[serde(default)]
+    strip_params: Vec<String>,
+    #[serde(default)]
+    headers: toml::Table,
+    keep_days: Option<Spanned<i64>>,
+    keep_items: Option<Spanned<i64>>,
+    canonical: Option<Spanned<String>>,
+    #[serde(default, rename = "section")]
+    sections: Vec<RawSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSection {
+    id: Spanned<String>,
+    name: Option<String>,
+    url: Spanned<String>,
+    kind: Option<Spanned<String>>,
+    interval: Option<Spanned<String>>,
+    item: Option<Spanned<Selectors>>,
+    title: Option<Spanned<Selectors>>,
+    link: Option<Spanned<Selectors>>,
+    time: Option<Spanned<Selectors>>,
+    label: Option<Spanned<Selectors>>,
+    summary: Option<Spanned<Selectors>>,
+    image: Option<Spanned<Selectors>>,
+    author: Option<Spanned<Selectors>>,
+    time_format: Option<Spanned<String>>,
+    limit: Option<Spanned<i64>>,
+}
+
+/// A selector field: one selector or a list of fallbacks.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Selectors {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Selectors {
+    fn list(&self) -> Vec<&str> {
+        match self {
+            Selectors::One(s) => vec![s.as_str()],
+            Selectors::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+// ---- validation --------------------------------------------------------------------------------
+
+struct Validator<'a> {
+    text: &'a str,
+    file: String,
+    problems: Vec<Problem>,
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, span: Option<std::ops::Range<usize>>, key: &str, message: String) {
+        self.problems.push(Problem {
+            file: self.file.clone(),
+            line: span.map(|s| line_of(self.text, s.start)),
+            key: key.to_string(),
+            message,
+        });
+    }
+
+    fn duration(&mut self, value: &Option<Spanned<String>>, key: &str) -> Option<Duration> {
+        let value = value.as_ref()?;
+        match parse_duration(value.get_ref()) {
+            Some(d) if !d.is_zero() => Some(d),
+            _ => {
+                self.problem(
+                    Some(value.span()),
+                    key,
+                    format!(
+                        "`{}` is not a duration; write a number with s, m, h or d, e.g. \"10m\"",
+                        value.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn positive(&mut self, value: &Option<Spanned<i64>>, key: &str, max: i64) -> Option<i64> {
+        let value = value.as_ref()?;
+        let n = *value.get_ref();
+        if (1..=max).contains(&n) {
+            Some(n)
+        } else {
+            self.problem(
+                Some(value.span()),
+                key,
+                format!("{n} is out of range; use 1 to {max}"),
+            );
+            None
+        }
+    }
+
+    fn url(&mut self, value: &Spanned<String>, key: &str) -> Option<Url> {
+        match Url::parse(value.get_ref().trim()) {
+            Ok(url) if url.scheme() == "http" || url.scheme() == "https" => Some(url),
+            Ok(url) => {
+                self.problem(
+                    Some(value.span()),
+                    key,
+                    format!("`{}` is not an http(s) URL", url),
+                );
+                None
+            }
+            Err(e) => {
+                self.problem(
+                    Some(value.span()),
+                    key,
+                    format!("`{}` is not a URL: {e}", value.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn config(&mut self, raw: RawConfig, path: &Path) -> Config {
+        let listen = raw
+            .server
+            .listen
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let base_url = match &raw.server.base_url {
+            Some(value) => self
+                .url(value, "server.base_url")
+                .unwrap_or_else(default_base_url),
+            None => Url::parse(&format!("http://{listen}")).unwrap_or_else(|_| default_base_url()),
+        };
+        let token = match &raw.server.token {
+            Some(t) if t.get_ref().trim().is_empty() => {
+                self.problem(
+                    Some(t.span()),
+                    "server.token",
+                    "the token is empty; remove the key or set a value".into(),
+                );
+                None
+            }
+            Some(t) => Some(t.get_ref().clone()),
+            None => None,
+        };
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let store_rel = raw
+            .store
+            .path
+            .as_ref()
+            .map(|p| p.get_ref().clone())
+            .unwrap_or_else(|| "data".to_string());
+        let store_path = dir.join(store_rel);
+        let title_window = match &raw.store.title_window {
+            Some(v) if matches!(v.get_ref().trim(), "off" | "0" | "none") => None,
+            Some(_) => self.duration(&raw.store.title_window, "store.title_window"),
+            None => Some(Duration::from_secs(48 * 3600)),
+        };
+        let poll = PollSettings {
+            concurrency: self
+                .positive(&raw.poll.concurrency, "poll.concurrency", 1024)
+                .map_or(16, |n| n as usize),
+            per_host: self
+                .positive(&raw.poll.per_host, "poll.per_host", 1024)
+                .map_or(2, |n| n as usize),
+            host_delay: match &raw.poll.host_delay {
+                Some(v) if v.get_ref().trim() == "0" || v.get_ref().trim() == "0s" => {
+                    Duration::ZERO
+                }
+                _ => self
+                    .duration(&raw.poll.host_delay, "poll.host_delay")
+                    .unwrap_or(Duration::from_secs(1)),
+            },
+            connect_timeout: self
+                .duration(&raw.poll.connect_timeout, "poll.connect_timeout")
+                .unwrap_or(Duration::from_secs(10)),
+            request_timeout: self
+                .duration(&raw.poll.request_timeout, "poll.request_timeout")
+                .unwrap_or(Duration::from_secs(30)),
+            max_body_bytes: match &raw.poll.max_body {
+                Some(v) => match parse_size(v.get_ref()) {
+                    Some(n) => n,
+                    None => {
+                        self.problem(
+                            Some(v.span()),
+                            "poll.max_body",
+                            format!(
+                                "`{}` is not a size; write e.g. \"8MiB\" or \"512KiB\"",
+                                v.get_ref()
+                            ),
+                        );
+                        DEFAULT_MAX_BODY
+                    }
+                },
+                None => DEFAULT_MAX_BODY,
+            },
+            user_agent: raw
+                .poll
+                .user_agent
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_else(default_user_agent),
+        };
+
+        let mut source_ids = HashSet::new();
+        let mut sources = Vec::new();
+        if raw.sources.is_empty() {
+            self.problem(
+                None,
+                "source",
+                "no [[source]] is configured; add at least one with a [[source.section]]".into(),
+            );
+        }
+        for (i, raw_source) in raw.sources.into_iter().enumerate() {
+            let key = format!("source[{i}]");
+            if let Some(source) = self.source(raw_source, &key, &mut source_ids) {
+                sources.push(source);
+            }
+        }
+        Config {
+            file: path.to_path_buf(),
+            server: ServerSettings {
+                listen,
+                base_url,
+                token,
+            },
+            store_path,
+            store: StoreSettings { title_window },
+            poll,
+            sources,
+        }
+    }
+
+    fn source(&mut self, raw: RawSource, key: &str, ids: &mut HashSet<String>) -> Option<Source> {
+        let id = raw.id.get_ref().clone();
+        let key = format!("{key} ({id})");
+        let mut ok = true;
+        if !valid_id(&id) {
+            self.problem(
+                Some(raw.id.span()),
+                &format!("{key}.id"),
+                format!("`{id}` is not a valid id; use lower-case letters, digits and '-'"),
+            );
+            ok = false;
+        } else if !ids.insert(id.clone()) {
+            self.problem(
+                Some(raw.id.span()),
+                &format!("{key}.id"),
+                format!("duplicate source id `{id}`; ids must be unique"),
+            );
+            ok = false;
+        }
+        let url = raw
+            .url
+            .as_ref()
+            .and_then(|u| self.url(u, &format!("{key}.url")));
+        let timezone = match &raw.timezone {
+            Some(zone) => match zone.get_ref().parse::<Tz>() {
+                Ok(tz) => tz,
+                Err(_) => {
+                    self.problem(
+                        Some(zone.span()),
+                        &format!("{key}.timezone"),
+                        format!(
+                            "`{}` is not an IANA time zone; use a name like \"Asia/Shanghai\"",
+                            zone.get_ref()
+                        ),
+                    );
+                    ok = false;
+                    Tz::UTC
+                }
+            },
+            None => Tz::UTC,
+        };
+        let interval = self
+            .duration(&raw.interval, &format!("{key}.interval"))
+            .unwrap_or(DEFAULT_INTERVAL);
+        let mut headers = Vec::new();
+        for (name, value) in &raw.headers {
+            match value.as_str() {
+                Some(v)
+                    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                        && reqwest::header::HeaderValue::from_str(v).is_ok() =>
+                {
+                    headers.push((name.clone(), v.to_string()))
+                }
+                _ => {
+                    self.problem(
+                        None,
+                        &format!("{key}.headers.{name}"),
+                        "header names must be tokens and values printable strings".into(),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let keep_days = self
+            .positive(&raw.keep_days, &format!("{key}.keep_days"), 36_500)
+            .map(|n| n as u32);
+        let keep_items = self
+            .positive(&raw.keep_items, &format!("{key}.keep_items"), 100_000_000)
+            .map(|n| n as usize);
+        let canonical = match &raw.canonical {
+            Some(pattern) => match regex::Regex::new(pattern.get_ref()) {
+                Ok(re) => Some(CanonicalRule { pattern: re }),
+                Err(e) => {
+                    self.problem(
+                        Some(pattern.span()),
+                        &format!("{key}.canonical"),
+                        format!("not a valid regex: {e}"),
+                    );
+                    ok = false;
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut section_ids = HashSet::new();
+        let mut sections = Vec::new();
+        if raw.sections.is_empty() {
+            self.problem(
+                Some(raw.id.span()),
+                &key,
+                "the source has no [[source.section]]".into(),
+            );
+            ok = false;
+        }
+        for (j, raw_section) in raw.sections.into_iter().enumerate() {
+            let section_key = format!("{key}.section[{j}]");
+            match self.section(raw_section, &section_key, interval, &mut section_ids) {
+                Some(section) => sections.push(section),
+                None => ok = false,
+            }
+        }
+        ok.then(|| Source {
+            name: raw.name.clone().unwrap_or_else(|| id.clone()),
+            id,
+            url,
+            timezone,
+            interval,
+            strip_params: raw.strip_params,
+            headers,
+            keep_days,
+            keep_items,
+            canonical,
+            sections,
+        })
+    }
+
+    fn selectors(
+        &mut self,
+        value: &Option<Spanned<Selectors>>,
+        key: &str,
+    ) -> Option<Vec<FieldSelector>> {
+        let Some(value) = value else {
+            return Some(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for text in value.get_ref().list() {
+            match FieldSelector::parse(text) {
+                Ok(sel) => out.push(sel),
+                Err(e) => {
+                    self.problem(Some(value.span()), key, e);
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn section(
+        &mut self,
+        raw: RawSection,
+        key: &str,
+        source_interval: Duration,
+        ids: &mut HashSet<String>,
+    ) -> Option<Section> {
+        let id = raw.id.get_ref().clone();
+        let key = format!("{key} ({id})");
+        let mut ok = true;
+        if !valid_id(&id) {
+            self.problem(
+                Some(raw.id.span()),
+                &format!("{key}.id"),
+                format!("`{id}` is not a valid id; use lower-case letters, digits and '-'"),
+            );
+            ok = false;
+        } else if !ids.insert(id.clone()) {
+            self.problem(
+                Some(raw.id.span()),
+                &format!("{key}.id"),
+                format!("duplicate section id `{id}` within its source"),
+            );
+            ok = false;
+        }
+        let url = self.url(&raw.url, &format!("{key}.url"));
+        let interval = self
+            .duration(&raw.interval, &format!("{key}.interval"))
+            .unwrap_or(source_interval);
+        let kind_name = raw
+            .kind
+            .as_ref()
+            .map(|k| k.get_ref().as_str())
+            .unwrap_or("html");
+        let kind = match kind_name {
+            "feed" => {
+                for (name, field) in [
+                    ("item", &raw.item),
+                    ("title", &raw.title),
+                    ("link", &raw.link),
+                    ("time", &raw.time),
+                    ("label", &raw.label),
+                    ("summary", &raw.summary),
+                    ("image", &raw.image),
+                    ("author", &raw.author),
+                ] {
+                    if let Some(field) = field {
+                        self.problem(
+                            Some(field.span()),
+                            &format!("{key}.{name}"),
+                            "selectors are not used by kind = \"feed\"; remove this key".into(),
+                        );
+                        ok = false;
+                    }
+                }
+                Some(SectionKind::Feed)
+            }
+            "html" => self.html_rules(&raw, &key).map(SectionKind::Html),
+            other => {
+                let span = raw.kind.as_ref().map(|k| k.span());
+                self.problem(
+                    span,
+                    &format!("{key}.kind"),
+                    format!("unknown kind `{other}`; use \"html\" or \"feed\""),
+                );
+                None
+            }
+        };
+        let limit = self
+            .positive(&raw.limit, &format!("{key}.limit"), 10_000)
+            .map(|n| n as usize);
+        let time_format = raw.time_format.as_ref().map(|f| f.get_ref().clone());
+        if let Some(format) = &raw.time_format {
+            let bad = chrono::format::StrftimeItems::new(format.get_ref())
+                .any(|item| matches!(item, chrono::format::Item::Error));
+            if bad {
+                self.problem(
+                    Some(format.span()),
+                    &format!("{key}.time_format"),
+                    format!("`{}` is not a valid chrono format", format.get_ref()),
+                );
+                ok = false;
+            }
+        }
+        let (url, kind) = (url?, kind?);
+        ok.then(|| Section {
+            name: raw.name.clone().unwrap_or_else(|| id.clone()),
+            id,
+            url,
+            kind,
+            interval,
+            time_format,
+            limit,
+        })
+    }
+
+    fn html_rules(&mut self, raw: &RawSection, key: &str) -> Option<HtmlRules> {
+        let item = match &raw.item {
+            Some(value) => {
+                let list = value.get_ref().list();
+                match ItemSelector::parse(&list) {
+                    Ok(sel) => Some(sel),
+                    Err(e) => {
+                        self.problem(Some(value.span()), &format!("{key}.item"), e);
+                        None
+                    }
+                }
+            }
+            None => {
+                self.problem(
+                    Some(raw.id.span()),
+                    &format!("{key}.item"),
+                    "an html section needs `item` (the CSS selector matching one headline)".into(),
+                );
+                None
+            }
+        };
+        if raw.title.is_none() {
+            self.problem(
+                Some(raw.id.span()),
+                &format!("{key}.title"),
+                "an html section needs `title` (the CSS selector of the headline text)".into(),
+            );
+        }
+        let title = self.selectors(&raw.title, &format!("{key}.title"));
+        let link = self.selectors(&raw.link, &format!("{key}.link"));
+        let time = self.selectors(&raw.time, &format!("{key}.time"));
+        let label = self.selectors(&raw.label, &format!("{key}.label"));
+        let summary = self.selectors(&raw.summary, &format!("{key}.summary"));
+        let image = self.selectors(&raw.image, &format!("{key}.image"));
+        let author = self.selectors(&raw.author, &format!("{key}.author"));
+        raw.title.as_ref()?;
+        Some(HtmlRules {
+            item: item?,
+            title: title?,
+            link: link?,
+            time: time?,
+            label: label?,
+            summary: summary?,
+            image: image?,
+            author: author?,
+        })
+    }
+}
+
+/// Default body cap: 8 MiB.
+pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+
+fn default_base_url() -> Url {
+    // A constant, known-valid URL.
+    Url::parse("http://localhost:8080/").unwrap_or_else(|_| unreachable!())
+}
+
+/// The User-Agent sent when the config names none.
+pub fn default_user_agent() -> String {
+    format!(
+        "headwire/{} (+https://github.com/headwire/headwire; self-hosted news aggregator)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn parse_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|&n| n > 0)
+}

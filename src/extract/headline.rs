@@ -1,0 +1,24 @@
+//! The [`Headline`] type shared by every extractor.
+
+/// One headline as a source shows it, before identity and storage decide anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headline {
+    /// Plain-text title: entities decoded, tags stripped, whitespace collapsed.
+    pub title: String,
+    /// Absolute link to the story, resolved against the page/feed URL and any base.
+    pub link: Option<String>,
+    /// The source's own identifier (RSS guid, Atom id, JSON Feed id) when it has one.
+    pub guid: Option<String>,
+    /// The publication time exactly as printed or encoded by the source (parsed later).
+    pub time_text: Option<String>,
+    /// The source's "updated" time as printed, when it gives one separately.
+    pub updated_text: Option<String>,
+    /// Section labels the source attaches to the headline (page labels, feed categories).
+    pub labels: Vec<String>,
+    /// Summary as sanitised HTML (safe to embed), when the source has one.
+    pub summary: Option<String>,
+    /// Author name, when known.
+    pub author: Option<String>,
+    /// Absolute URL of a representative image, when known.
+    pub image: Option<String>,
+}

@@ -1,0 +1,484 @@
+//! HTML list pages → headlines, driven by the CSS selectors a section configures.
+//!
+//! A section names an `item` selector (one match per headline) and field selectors evaluated
+//! inside each item. Every field accepts fallbacks (first selector that matches wins) and the
+//! `selector@attribute` form; a bare `@attribute` reads the item element itself. Links resolve
+//! against `<base href>` or the page URL. Rules owned here: a headline without a title or link is
+//! skipped and counted, and an `item` selector that matches nothing is an error, never an empty
+//! success (a silently empty feed is the worst failure a reader can get).
+
+use scraper::{ElementRef, Html, Selector};
+use url::Url;
+
+use super::Headline;
+use crate::config::HtmlRules;
+use crate::normalize::text::{clean_text, escape_html};
+
+/// Lazy-load attributes tried before `src` when reading an image.
+const LAZY_IMAGE_ATTRS: &[&str] = &[
+    "data-src",
+    "data-original",
+    "data-lazy-src",
+    "data-url",
+    "data-echo",
+    "src",
+];
+
+/// One field selector: a CSS selector (or the item itself) and an optional attribute to read.
+#[derive(Debug, Clone)]
+pub struct FieldSelector {
+    /// `None` means the item element itself (the `@attr` form).
+    css: Option<Selector>,
+    attr: Option<String>,
+    source: String,
+}
+
+impl FieldSelector {
+    /// Parses `css`, `css@attr` or `@attr`; the error says what is wrong with the text.
+    pub fn parse(text: &str) -> Result<FieldSelector, String> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err("empty selector".into());
+        }
+        let (css_text, attr) = split_attr(trimmed);
+        if let Some(attr) = &attr {
+            let valid = !attr.is_empty()
+                && attr
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
+            if !valid {
+                return Err(format!("`{trimmed}`: `@{attr}` is not an attribute name"));
+            }
+        }
+        let css =
+            if css_text.trim().is_empty() {
+                if attr.is_none() {
+                    return Err("empty selector".into());
+                }
+                None
+            } else {
+                Some(Selector::parse(css_text.trim()).map_err(|e| {
+                    format!("`{}` is not a valid CSS selector: {e}", css_text.trim())
+                })?)
+            };
+        Ok(FieldSelector {
+            css,
+            attr,
+            source: trimmed.to_string(),
+        })
+    }
+
+    /// The text as written in the config.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Elements this selector designates inside `item`, in document order.
+    fn elements<'a>(&self, item: ElementRef<'a>) -> Vec<ElementRef<'a>> {
+        match &self.css {
+            Some(css) => item.select(css).collect(),
+            None => vec![item],
+        }
+    }
+
+    /// The value this selector reads from one element (attribute or text), cleaned.
+    fn value_of(&self, element: ElementRef<'_>) -> Option<String> {
+        let raw = match &self.attr {
+            Some(attr) => element.value().attr(attr)?.to_string(),
+            None => element.text().collect::<String>(),
+        };
+        let cleaned = clean_text(&raw);
+        (!cleaned.is_empty()).then_some(cleaned)
+    }
+
+    /// First non-empty value among the matches.
+    fn first_value(&self, item: ElementRef<'_>) -> Option<String> {
+        self.elements(item)
+            .into_iter()
+            .find_map(|element| self.value_of(element))
+    }
+
+    /// Every non-empty value among the matches.
+    fn all_values(&self, item: ElementRef<'_>) -> Vec<String> {
+        self.elements(item)
+            .into_iter()
+            .filter_map(|element| self.value_of(element))
+            .collect()
+    }
+}
+
+/// Splits `css@attr` at the last `@` outside brackets and quotes.
+fn split_attr(text: &str) -> (&str, Option<String>) {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut at = None;
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '(') => depth += 1,
+            (None, ']' | ')') => depth = depth.saturating_sub(1),
+            (None, '@') if depth == 0 => at = Some(i),
+            _ => {}
+        }
+    }
+    match at {
+        Some(i) => (&text[..i], Some(text[i + 1..].trim().to_string())),
+        None => (text, None),
+    }
+}
+
+/// The `item` selector: fallbacks, the first that matches anything wins.
+#[derive(Debug, Clone)]
+pub struct ItemSelector {
+    selectors: Vec<(String, Selector)>,
+}
+
+impl ItemSelector {
+    /// Parses a list of CSS selectors (no `@attr` here: items are elements).
+    pub fn parse(list: &[&str]) -> Result<ItemSelector, String> {
+        let mut selectors = Vec::new();
+        for text in list {
+            let text = text.trim();
+            if text.is_empty() {
+                return Err("empty item selector".into());
+            }
+            let selector = Selector::parse(text)
+                .map_err(|e| format!("`{text}` is not a valid CSS selector: {e}"))?;
+            selectors.push((text.to_string(), selector));
+        }
+        if selectors.is_empty() {
+            return Err("the item selector list is empty".into());
+        }
+        Ok(ItemSelector { selectors })
+    }
+
+    /// The selectors as written, joined for messages.
+    pub fn describe(&self) -> String {
+        self.selectors
+            .iter()
+            .map(|(text, _)| text.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}
+
+/// What extraction found on one page.
+#[derive(Debug, Clone, Default)]
+pub struct PageExtract {
+    /// Headlines with a title and a link, in page order (capped by the section limit).
+    pub headlines: Vec<Headline>,
+    /// How many elements the item selector matched.
+    pub matched: usize,
+    /// Items skipped because no title was found.
+    pub skipped_no_title: usize,
+    /// Items skipped because no usable link was found.
+    pub skipped_no_link: usize,
+    /// Optional fields whose selectors matched nothing in any item (for `check`).
+    pub unmatched_fields: Vec<&'static str>,
+}
+
+/// Why a page yielded nothing.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ExtractError {
+    /// The item selector matched no element: the page changed or the selector is wrong.
+    #[error("selector matched nothing: item selector `{selector}` found no element on the page")]
+    NoItems {
+        /// The item selector(s) as configured.
+        selector: String,
+    },
+}
+
+/// Extracts headlines from an HTML page fetched from `page_url`.
+pub fn extract_page(
+    html: &str,
+    page_url: &Url,
+    rules: &HtmlRules,
+    limit: Option<usize>,
+) -> Result<PageExtract, ExtractError> {
+    let document = Html::parse_document(html);
+    let base = base_url(&document, page_url);
+    let items: Vec<ElementRef<'_>> = rules
+        .item
+        .selectors
+        .iter()
+        .map(|(_, selector)| document.select(selector).collect::<Vec<_>>())
+        .find(|found| !found.is_empty())
+        .unwrap_or_default();
+    if items.is_empty() {
+        return Err(ExtractError::NoItems {
+            selector: rules.item.describe(),
+        });
+    }
+    let mut out = PageExtract {
+        matched: items.len(),
+        ..PageExtract::default()
+    };
+    let mut seen_field = [false; 5];
+    for item in items {
+        if limit.is_some_and(|limit| out.headlines.len() >= limit) {
+            break;
+        }
+        let Some(title) = first_of(&rules.title, item) else {
+            out.skipped_no_title += 1;
+            continue;
+        };
+        let link = first_link(&rules.link, item, &base);
+        let Some(link) = link else {
+            out.skipped_no_link += 1;
+            continue;
+        };
+        let time_text = first_of(&rules.time, item);
+        let labels = labels_of(&rules.label, item);
+        let summary = first_of(&rules.summary, item).map(|s| escape_html(&s));
+        let image = first_image(&rules.image, item, &base);
+        let author = first_of(&rules.author, item);
+        for (seen, present) in seen_field.iter_mut().zip([
+            time_text.is_some(),
+            !labels.is_empty(),
+            summary.is_some(),
+            image.is_some(),
+            author.is_some(),
+        ]) {
+            *seen |= present;
+        }
+        out.headlines.push(Headline {
+            title,
+            link: Some(link),
+            guid: None,
+            time_text,
+            updated_text: None,
+            labels,
+            summary,
+            author,
+            image,
+        });
+    }
+    let configured = [
+        !rules.time.is_empty(),
+        !rules.label.is_empty(),
+        !rules.summary.is_empty(),
+        !rules.image.is_empty(),
+        !rules.author.is_empty(),
+    ];
+    for ((name, configured), seen) in ["time", "label", "summary", "image", "author"]
+        .into_iter()
+        .zip(configured)
+        .zip(seen_field)
+    {
+        if configured && !seen {
+            out.unmatched_fields.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// The document's `<base href>` resolved against the page URL, else the page URL.
+fn base_url(document: &Html, page_url: &Url) -> Url {
+    static BASE: std::sync::LazyLock<Option<Selector>> =
+        std::sync::LazyLock::new(|| Selector::parse("base[href]").ok());
+    BASE.as_ref()
+        .and_then(|selector| document.select(selector).next())
+        .and_then(|base| base.value().attr("href"))
+        .and_then(|href| page_url.join(href.trim()).ok())
+        .unwrap_or_else(|| page_url.clone())
+}
+
+fn first_of(selectors: &[FieldSelector], item: ElementRef<'_>) -> Option<String> {
+    selectors.iter().find_map(|s| s.first_value(item))
+}
+
+fn labels_of(selectors: &[FieldSelector], item: ElementRef<'_>) -> Vec<String> {
+    for selector in selectors {
+        let mut values = selector.all_values(item);
+        if !values.is_empty() {
+            let mut seen = std::collections::HashSet::new();
+            values.retain(|v| seen.insert(v.clone()));
+            return values;
+        }
+    }
+    Vec::new()
+}
+
+/// Resolves an href against the base; drops empty, fragment-only and non-http(s) links.
+pub fn resolve_link(href: &str, base: &Url) -> Option<String> {
+    let href = href.trim();
+    if href.is_empty() || href.starts_with('#') {
+        return None;
+    }
+    let url = base.join(href).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+}
+
+fn first_link(selectors: &[FieldSelector], item: ElementRef<'_>, base: &Url) -> Option<String> {
+    let configured = selectors.iter().find_map(|selector| {
+        selector.elements(item).into_iter().find_map(|element| {
+            let href = match &selector.attr {
+                Some(attr) => element.value().attr(attr)?,
+                None => element.value().attr("href")?,
+            };
+            resolve_link(href, base)
+        })
+    });
+    configured.or_else(|| {
+        static ANCHOR: std::sync::LazyLock<Option<Selector>> =
+            std::sync::LazyLock::new(|| Selector::parse("a[href]").ok());
+        let own = item
+            .value()
+            .attr("href")
+            .and_then(|h| resolve_link(h, base));
+        own.or_else(|| {
+            ANCHOR.as_ref().and_then(|anchor| {
+                item.select(anchor)
+                    .find_map(|a| a.value().attr("href").and_then(|h| resolve_link(h, base)))
+            })
+        })
+    })
+}
+
+fn first_image(selectors: &[FieldSelector], item: ElementRef<'_>, base: &Url) -> Option<String> {
+    selectors.iter().find_map(|selector| {
+        selector.elements(item).into_iter().find_map(|element| {
+            let candidates: Vec<&str> = match selector.attr.as_deref() {
+                Some("src") | None => LAZY_IMAGE_ATTRS.to_vec(),
+                Some(attr) => vec![attr],
+            };
+            candidates.into_iter().find_map(|attr| {
+                let value = element.value().attr(attr)?.trim();
+                if value.is_empty() || value.starts_with("data:") {
+                    return None;
+                }
+                resolve_link(value, base)
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(
+        item: &str,
+        title: &[&str],
+        link: &[&str],
+        time: &[&str],
+        label: &[&str],
+    ) -> HtmlRules {
+        let f = |list: &[&str]| -> Vec<FieldSelector> {
+            list.iter()
+                .map(|s| FieldSelector::parse(s).unwrap_or_else(|e| panic!("{e}")))
+                .collect()
+        };
+        HtmlRules {
+            item: ItemSelector::parse(&[item]).unwrap_or_else(|e| panic!("{e}")),
+            title: f(title),
+            link: f(link),
+            time: f(time),
+            label: f(label),
+            summary: Vec::new(),
+            image: Vec::new(),
+            author: Vec::new(),
+        }
+    }
+
+    fn page_url() -> Url {
+        Url::parse("https://news.example.cn/list/index.html").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn splits_attribute_outside_brackets_only() {
+        assert_eq!(split_attr("a@href"), ("a", Some("href".to_string())));
+        assert_eq!(
+            split_attr("@data-time"),
+            ("", Some("data-time".to_string()))
+        );
+        assert_eq!(split_attr("a[href*=\"@\"]"), ("a[href*=\"@\"]", None));
+        assert_eq!(
+            split_attr("a[title='x@y']@title"),
+            ("a[title='x@y']", Some("title".to_string()))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_selectors_with_reason() {
+        assert!(FieldSelector::parse("").is_err());
+        assert!(FieldSelector::parse("a@").is_err());
+        let err = FieldSelector::parse("ul >> li").err().unwrap_or_default();
+        assert!(err.contains("not a valid CSS selector"), "{err}");
+        assert!(ItemSelector::parse(&["div[["]).is_err());
+    }
+
+    #[test]
+    fn extracts_fields_labels_and_resolves_links() {
+        let html = r#"<html><head><base href="/news/"></head><body><ul class="list">
+          <li><h4><a href="a/1.html?s=x">标题 &amp; 一</a></h4><span class="t">2022-03-13 09:27</span>
+              <a class="k">抗疫进行时</a><a class="k">国内</a><a class="k">国内</a></li>
+          <li><h4><a href="javascript:void(0)">no link</a></h4></li>
+          <li><h4></h4><a href="/x">untitled</a></li>
+          <li><h4><a href="https://other.example.com/b">  Two
+              lines&#8203;</a></h4></li>
+        </ul></body></html>"#;
+        let r = rules(
+            "ul.list > li",
+            &["h4 a"],
+            &["h4 a@href"],
+            &["span.t"],
+            &["a.k"],
+        );
+        let out = extract_page(html, &page_url(), &r, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.matched, 4);
+        assert_eq!(out.skipped_no_link, 1);
+        assert_eq!(out.skipped_no_title, 1);
+        assert_eq!(out.headlines.len(), 2);
+        let first = &out.headlines[0];
+        assert_eq!(first.title, "标题 & 一");
+        assert_eq!(
+            first.link.as_deref(),
+            Some("https://news.example.cn/news/a/1.html?s=x")
+        );
+        assert_eq!(first.time_text.as_deref(), Some("2022-03-13 09:27"));
+        assert_eq!(first.labels, vec!["抗疫进行时", "国内"]);
+        assert_eq!(out.headlines[1].title, "Two lines");
+    }
+
+    #[test]
+    fn fallbacks_item_attr_and_default_link() {
+        let html =
+            r#"<div><a class="row" href="/p/9" data-ts="1647134820"><b>Bold</b> title</a></div>"#;
+        let r = rules("a.row", &["span.none", "b"], &[], &["@data-ts"], &[]);
+        let out = extract_page(html, &page_url(), &r, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.headlines.len(), 1);
+        assert_eq!(out.headlines[0].title, "Bold");
+        assert_eq!(
+            out.headlines[0].link.as_deref(),
+            Some("https://news.example.cn/p/9")
+        );
+        assert_eq!(out.headlines[0].time_text.as_deref(), Some("1647134820"));
+    }
+
+    #[test]
+    fn no_items_is_an_error_and_limit_caps() {
+        let r = rules("li.nothing", &["a"], &[], &[], &[]);
+        let err = extract_page("<ul><li>x</li></ul>", &page_url(), &r, None);
+        assert!(matches!(err, Err(ExtractError::NoItems { .. })));
+        let html = "<ul><li><a href='/1'>1</a></li><li><a href='/2'>2</a></li><li><a href='/3'>3</a></li></ul>";
+        let r = rules("li", &["a"], &[], &["span.time"], &[]);
+        let out = extract_page(html, &page_url(), &r, Some(2)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.headlines.len(), 2);
+        assert_eq!(out.unmatched_fields, vec!["time"]);
+    }
+
+    #[test]
+    fn lazy_images_are_preferred_over_placeholders() {
+        let html = r#"<ul><li><a href="/1">t</a><img src="data:image/gif;base64,AAAA" data-original="//img.example.cn/1.jpg"></li></ul>"#;
+        let mut r = rules("li", &["a"], &[], &[], &[]);
+        r.image = vec![FieldSelector::parse("img@src").unwrap_or_else(|e| panic!("{e}"))];
+        let out = extract_page(html, &page_url(), &r, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            out.headlines[0].image.as_deref(),
+            Some("https://img.example.cn/1.jpg")
+        );
+    }
+}

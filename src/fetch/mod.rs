@@ -1,0 +1,299 @@
+//! The fetch stage: one HTTP GET per poll, bounded in time and size, conditional when possible,
+//! and decoded to text with the right charset (`charset`).
+//!
+//! Rules owned here: a body is never buffered beyond the configured cap (counted after
+//! decompression), redirects stop after five hops, and every failure is classified into a kind a
+//! user can act on (DNS, connect, timeout, HTTP status, too large) for the section's status.
+
+pub mod charset;
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::PollSettings;
+
+/// Validators from the previous successful fetch, sent for a conditional GET.
+#[derive(Debug, Clone, Default)]
+pub struct Validators {
+    /// `ETag` to send as `If-None-Match`.
+    pub etag: Option<String>,
+    /// `Last-Modified` to send as `If-Modified-Since`.
+    pub last_modified: Option<String>,
+}
+
+/// A fetched body with what the server said about it.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Raw (decompressed) bytes.
+    pub bytes: Vec<u8>,
+    /// `Content-Type` header, for the charset decision.
+    pub content_type: Option<String>,
+    /// Validators to remember for the next poll.
+    pub validators: Validators,
+    /// The URL after redirects (links resolve against it).
+    pub final_url: url::Url,
+}
+
+/// The result of a successful request.
+#[derive(Debug, Clone)]
+pub enum FetchOutcome {
+    /// `304 Not Modified`: nothing to parse.
+    NotModified,
+    /// A new body.
+    Body(Fetched),
+}
+
+/// Why a fetch failed, classified for the section's status.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum FetchError {
+    /// The host name did not resolve.
+    #[error("dns: cannot resolve {host}: {message}")]
+    Dns {
+        /// Host name.
+        host: String,
+        /// Resolver message.
+        message: String,
+    },
+    /// The TCP/TLS connection failed.
+    #[error("connect: {message}")]
+    Connect {
+        /// What failed.
+        message: String,
+    },
+    /// Connect or the whole request took too long.
+    #[error("timeout after {seconds}s")]
+    Timeout {
+        /// The limit that was hit.
+        seconds: u64,
+    },
+    /// The server answered with a non-success status.
+    #[error("http status {status}{}", retry_after.map(|s| format!(" (retry after {s}s)")).unwrap_or_default())]
+    Status {
+        /// The status code.
+        status: u16,
+        /// Seconds from `Retry-After`, when given with 429/503.
+        retry_after: Option<u64>,
+    },
+    /// The body exceeded the cap.
+    #[error("too large: body over {limit} bytes")]
+    TooLarge {
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// Anything else (invalid URL, redirect loop, broken body stream).
+    #[error("request failed: {message}")]
+    Other {
+        /// What failed.
+        message: String,
+    },
+}
+
+impl FetchError {
+    /// Short machine-readable kind for status pages and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FetchError::Dns { .. } => "dns",
+            FetchError::Connect { .. } => "connect",
+            FetchError::Timeout { .. } => "timeout",
+            FetchError::Status { .. } => "http",
+            FetchError::TooLarge { .. } => "too-large",
+            FetchError::Other { .. } => "request",
+        }
+    }
+}
+
+/// The shared HTTP client with headwire's limits applied.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    max_body: usize,
+    request_timeout: Duration,
+}
+
+impl Fetcher {
+    /// Builds a client from the poll settings.
+    pub fn new(settings: &PollSettings) -> Result<Fetcher, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .gzip(true)
+            .brotli(true)
+            .deflate(true)
+            .build()
+            .map_err(|e| FetchError::Other {
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(Fetcher {
+            client,
+            max_body: settings.max_body_bytes,
+            request_timeout: settings.request_timeout,
+        })
+    }
+
+    /// GETs `url` with extra headers and validators.
+    pub async fn fetch(
+        &self,
+        url: &url::Url,
+        extra_headers: &[(String, String)],
+        validators: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static(
+                "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,application/feed+json,application/xml;q=0.9,*/*;q=0.8",
+            ),
+        );
+        for (name, value) in extra_headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        if let Some(etag) = validators
+            .etag
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = validators
+            .last_modified
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(reqwest::header::IF_MODIFIED_SINCE, lm);
+        }
+        let mut response = self
+            .client
+            .get(url.clone())
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| self.classify(url, &e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified);
+        }
+        if !status.is_success() {
+            let retry_after = if status.as_u16() == 429 || status.as_u16() == 503 {
+                response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after)
+            } else {
+                None
+            };
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+                retry_after,
+            });
+        }
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let validators = Validators {
+            etag: header(reqwest::header::ETAG),
+            last_modified: header(reqwest::header::LAST_MODIFIED),
+        };
+        let final_url = response.url().clone();
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body as u64)
+        {
+            return Err(FetchError::TooLarge {
+                limit: self.max_body,
+            });
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(url, &e))? {
+            if bytes.len() + chunk.len() > self.max_body {
+                return Err(FetchError::TooLarge {
+                    limit: self.max_body,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(FetchOutcome::Body(Fetched {
+            bytes,
+            content_type,
+            validators,
+            final_url,
+        }))
+    }
+
+    fn classify(&self, url: &url::Url, error: &reqwest::Error) -> FetchError {
+        if error.is_timeout() {
+            return FetchError::Timeout {
+                seconds: self.request_timeout.as_secs(),
+            };
+        }
+        let chain = error_chain(error);
+        if error.is_connect() {
+            let lower = chain.to_ascii_lowercase();
+            if lower.contains("dns error") || lower.contains("failed to lookup address") {
+                return FetchError::Dns {
+                    host: url.host_str().unwrap_or_default().to_string(),
+                    message: chain,
+                };
+            }
+            if lower.contains("timed out") {
+                return FetchError::Timeout {
+                    seconds: self.request_timeout.as_secs(),
+                };
+            }
+            return FetchError::Connect { message: chain };
+        }
+        FetchError::Other { message: chain }
+    }
+}
+
+/// The error and its sources, joined: reqwest's top-level message alone hides the cause.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// `Retry-After` as seconds: delta-seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds);
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(delta.num_seconds().max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("120"), Some(120));
+        assert_eq!(parse_retry_after(" 5 "), Some(5));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,17 @@
+//! headwire: a self-hosted news aggregator.
+//!
+//! Configured portal sections (web pages that list headlines) and feeds are polled, their
+//! headlines extracted, normalised and deduplicated into a sled store, and served as merged,
+//! filterable RSS, Atom and JSON feeds. The pipeline flows one way, one module per stage:
+//! `config` → `poll` → `fetch` → `extract` → `normalize` → `store` ← `render` ← `server`.
+//! `app` wires the stages into the commands the binary offers.
+
+pub mod app;
+pub mod config;
+pub mod extract;
+pub mod fetch;
+pub mod normalize;
+pub mod poll;
+pub mod render;
+pub mod server;
+pub mod store;

@@ -1,0 +1,117 @@
+//! The normalize stage: raw [`Headline`]s → [`Observed`] stories ready for the store.
+//!
+//! It owns three rules that must be decided in exactly one place: what a story's identity is
+//! (`url::identity_key`), how printed times become UTC (`time`), and how text is cleaned and
+//! folded for matching (`text`). Everything here is pure; the clock is passed in.
+
+pub mod text;
+pub mod time;
+pub mod url;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Section, Source};
+use crate::extract::Headline;
+
+/// A headline after normalisation: identity decided, link canonical, time parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    /// The identity key the store hashes into the item id (one rule: [`url::identity_key`]).
+    pub identity: String,
+    /// The canonical link served to readers.
+    pub link: Option<String>,
+    /// Clean title.
+    pub title: String,
+    /// Folded title used for cross-source matching.
+    pub title_key: String,
+    /// Sanitised HTML summary.
+    pub summary: Option<String>,
+    /// Author name.
+    pub author: Option<String>,
+    /// Image URL.
+    pub image: Option<String>,
+    /// The source's guid, kept for reference.
+    pub guid: Option<String>,
+    /// Published time in UTC when the source gave a believable one.
+    pub published: Option<DateTime<Utc>>,
+    /// Page labels (feed categories, on-page section labels), without the section name.
+    pub page_labels: Vec<String>,
+}
+
+/// Problems noticed while normalising that do not stop the headline (for logs and `check`).
+#[derive(Debug, Clone, Default)]
+pub struct NormalizeNotes {
+    /// Time texts that were not understood (examples; the headline falls back to first-seen).
+    pub times_not_understood: Vec<String>,
+    /// Times more than a day in the future that were not believed.
+    pub times_in_future: Vec<String>,
+}
+
+/// Normalises one page's headlines for `source`/`section`, as seen at `now`.
+pub fn normalize_headlines(
+    headlines: Vec<Headline>,
+    source: &Source,
+    section: &Section,
+    now: DateTime<Utc>,
+) -> (Vec<Observed>, NormalizeNotes) {
+    let mut notes = NormalizeNotes::default();
+    let ctx = time::TimeContext {
+        zone: source.timezone,
+        now,
+        format: section.time_format.as_deref(),
+    };
+    let observed = headlines
+        .into_iter()
+        .filter_map(|headline| {
+            let title = text::clean_text(&headline.title);
+            if title.is_empty() {
+                return None;
+            }
+            let link = headline
+                .link
+                .as_deref()
+                .and_then(|l| url::canonical_link(l, &source.strip_params));
+            let title_key = text::title_key(&title);
+            let identity = url::identity_key(
+                link.as_deref(),
+                headline.guid.as_deref(),
+                &title_key,
+                source,
+            );
+            let published = headline.time_text.as_deref().and_then(|raw| {
+                match time::parse_time(raw, &ctx) {
+                    Ok(parsed) => Some(time::resolve_published(&parsed, now, source.timezone)),
+                    Err(time::TimeError::InFuture { .. }) => {
+                        tracing::warn!(section = %section.key(source), time = raw, "time is more than a day in the future; using first-seen");
+                        notes.times_in_future.push(raw.to_string());
+                        None
+                    }
+                    Err(_) => {
+                        notes.times_not_understood.push(raw.to_string());
+                        None
+                    }
+                }
+            });
+            let mut page_labels: Vec<String> = Vec::new();
+            for label in headline.labels {
+                let label = text::clean_text(&label);
+                if !label.is_empty() && !page_labels.contains(&label) {
+                    page_labels.push(label);
+                }
+            }
+            Some(Observed {
+                identity,
+                link,
+                title,
+                title_key,
+                summary: headline.summary.filter(|s| !s.trim().is_empty()),
+                author: headline.author.map(|a| text::clean_text(&a)).filter(|a| !a.is_empty()),
+                image: headline.image,
+                guid: headline.guid,
+                published,
+                page_labels,
+            })
+        })
+        .collect();
+    (observed, notes)
+}

@@ -1,0 +1,63 @@
+//! JSON Feed 1.1 documents.
+
+use serde_json::{json, Value};
+
+use super::{entry_urn, primary_source, FeedMeta, SourceLookup};
+use crate::store::Item;
+
+/// Renders items as a JSON Feed 1.1 document.
+pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> String {
+    let entries: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let source = primary_source(item, lookup);
+            let mut entry = json!({
+                "id": entry_urn(item),
+                "title": item.title,
+                "date_published": item.published.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "date_modified": item.updated.max(item.published).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "tags": item.labels,
+                "authors": [{
+                    "name": item.author.clone().unwrap_or_else(|| source.name.clone()),
+                }],
+                "_source": { "name": source.name, "url": source.url },
+            });
+            if let Some(link) = &item.link {
+                entry["url"] = json!(link);
+            }
+            if let Some(summary) = &item.summary {
+                entry["content_html"] = json!(summary);
+            } else {
+                entry["content_text"] = json!(item.title);
+            }
+            if let Some(image) = &item.image {
+                entry["image"] = json!(image);
+            }
+            entry
+        })
+        .collect();
+    let doc = json!({
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": meta.title,
+        "home_page_url": meta.site_url,
+        "feed_url": meta.self_url,
+        "items": entries,
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn renders_json_feed() {
+        let xml = render(&[item(1, NASTY)], &meta(), &lookup);
+        let doc: Value = serde_json::from_str(&xml).unwrap();
+        assert_eq!(doc["version"], "https://jsonfeed.org/version/1.1");
+        assert_eq!(doc["items"][0]["title"], NASTY);
+        assert_eq!(doc["items"][0]["date_published"], "2022-03-13T01:28:00Z");
+        assert_eq!(doc["items"][0]["tags"][1], "抗疫进行时");
+    }
+}

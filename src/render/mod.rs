@@ -1,0 +1,130 @@
+//! The render stage: stored items → RSS 2.0, Atom 1.0 and JSON Feed documents.
+//!
+//! Rendering is pure: it takes items and a [`FeedMeta`] and returns bytes. Rules owned here:
+//! every text that reaches XML goes through [`xml_text`], which removes the characters XML 1.0
+//! forbids (so a control character scraped from a page can never break a reader), and every
+//! entry gets a stable id derived from the item id.
+
+pub mod atom;
+pub mod json;
+pub mod rss;
+
+use chrono::{DateTime, Utc};
+
+use crate::store::Item;
+
+/// Document-level facts shared by all formats.
+#[derive(Debug, Clone)]
+pub struct FeedMeta {
+    /// Feed title (e.g. "headwire — 时政").
+    pub title: String,
+    /// Human page the feed belongs to (the index page).
+    pub site_url: String,
+    /// The exact URL the reader requested (self link).
+    pub self_url: String,
+    /// Feed id (Atom) — stable for the same query.
+    pub id: String,
+    /// Newest change among the items (or now when empty).
+    pub updated: DateTime<Utc>,
+    /// Suggested minutes between reader polls.
+    pub ttl_minutes: u64,
+}
+
+/// Where an item came from, for `<source>` and Atom authors.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    /// Portal name.
+    pub name: String,
+    /// Portal home page.
+    pub url: Option<String>,
+}
+
+/// Looks up a source by id.
+pub type SourceLookup<'a> = &'a dyn Fn(&str) -> Option<SourceInfo>;
+
+/// Removes characters XML 1.0 does not allow (C0 controls except tab/LF/CR, U+FFFE, U+FFFF).
+pub fn xml_text(text: &str) -> String {
+    text.chars()
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+        })
+        .collect()
+}
+
+/// A stable URN for an item id (a UUID-shaped rendering of the 128-bit id).
+pub fn entry_urn(item: &Item) -> String {
+    let id = &item.id;
+    if id.len() == 32 {
+        format!(
+            "urn:uuid:{}-{}-{}-{}-{}",
+            &id[0..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..32]
+        )
+    } else {
+        format!("urn:headwire:{id}")
+    }
+}
+
+/// The item's source info (first source), falling back to the id.
+fn primary_source(item: &Item, lookup: SourceLookup<'_>) -> SourceInfo {
+    let id = item
+        .sources
+        .first()
+        .map(String::as_str)
+        .unwrap_or("headwire");
+    lookup(id).unwrap_or_else(|| SourceInfo {
+        name: id.to_string(),
+        url: None,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use chrono::TimeZone;
+
+    pub fn item(n: u32, title: &str) -> Item {
+        let t = Utc.with_ymd_and_hms(2022, 3, 13, 1, 27, 0).unwrap()
+            + chrono::Duration::minutes(n as i64);
+        Item {
+            id: format!("{:032x}", n as u128 + 0xabc),
+            identity: format!("link:example.com/{n}"),
+            link: Some(format!("https://example.com/a/{n}.html?x=1&y=2")),
+            title: title.to_string(),
+            summary: Some("<p>summary &amp; <b>more</b></p>".into()),
+            author: None,
+            image: None,
+            published: t,
+            first_seen: t,
+            updated: t,
+            sources: vec!["guancha".into()],
+            sections: vec!["guancha/politics".into()],
+            labels: vec!["时政".into(), "抗疫进行时".into()],
+            label_keys: vec![],
+            title_key: String::new(),
+        }
+    }
+
+    pub fn meta() -> FeedMeta {
+        FeedMeta {
+            title: "headwire".into(),
+            site_url: "http://localhost:8080/".into(),
+            self_url: "http://localhost:8080/feed.rss?section=a&limit=5".into(),
+            id: "urn:headwire:feed:test".into(),
+            updated: Utc.with_ymd_and_hms(2022, 3, 13, 2, 0, 0).unwrap(),
+            ttl_minutes: 10,
+        }
+    }
+
+    pub fn lookup(id: &str) -> Option<SourceInfo> {
+        (id == "guancha").then(|| SourceInfo {
+            name: "观察者网".into(),
+            url: Some("https://www.guancha.cn/".into()),
+        })
+    }
+
+    pub const NASTY: &str = "A & B <c> ]]> \u{0001}ctrl\u{FFFF} \"q\"";
+}

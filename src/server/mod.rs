@@ -1,0 +1,481 @@
+//! The serve stage: actix-web routes over the store.
+//!
+//! Feeds (`/feed.rss`, `/feed.atom`, `/feed.json`) are merged, newest first, filtered by the
+//! query (see `query`), rendered once per store generation (see `cache`) and answered with strong
+//! ETags, `Last-Modified` and `304`s. People get an index page, OPML, a JSON status and
+//! Prometheus metrics. Routes only read the store; they never fetch.
+
+pub mod cache;
+mod pages;
+pub mod query;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, TimeZone, Utc};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::config::Config;
+use crate::poll::{Clock, PollMetrics};
+use crate::render::{self, FeedMeta, SourceInfo};
+use crate::store::{Item, Query, Store};
+use cache::{RenderCache, Rendered};
+use query::{parse_query, FeedQuery};
+
+/// Default render-cache size in bytes.
+pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// The feed formats served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// RSS 2.0.
+    Rss,
+    /// Atom 1.0.
+    Atom,
+    /// JSON Feed 1.1.
+    Json,
+}
+
+impl Format {
+    /// The path that serves this format.
+    pub fn path(self) -> &'static str {
+        match self {
+            Format::Rss => "/feed.rss",
+            Format::Atom => "/feed.atom",
+            Format::Json => "/feed.json",
+        }
+    }
+
+    /// The response content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+}
+
+/// Request counters by route, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ServerMetrics {
+    routes: [RouteMetrics; ROUTES.len()],
+    /// Feed renders (cache misses).
+    pub renders: AtomicU64,
+    /// Feed cache hits.
+    pub cache_hits: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct RouteMetrics {
+    requests: AtomicU64,
+    micros: AtomicU64,
+}
+
+const ROUTES: [&str; 8] = [
+    "/feed.rss",
+    "/feed.atom",
+    "/feed.json",
+    "/",
+    "/opml",
+    "/api/status",
+    "/healthz",
+    "/metrics",
+];
+
+impl ServerMetrics {
+    fn record(&self, route: &str, started: Instant) {
+        if let Some(i) = ROUTES.iter().position(|r| *r == route) {
+            self.routes[i].requests.fetch_add(1, Ordering::Relaxed);
+            self.routes[i]
+                .micros
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Everything the routes share.
+pub struct AppState {
+    config: RwLock<Arc<Config>>,
+    /// The store feeds are read from.
+    pub store: Arc<Store>,
+    /// Rendered feeds by request.
+    pub cache: RenderCache,
+    /// Where "now" comes from.
+    pub clock: Clock,
+    /// Request counters.
+    pub metrics: ServerMetrics,
+    /// Poller counters, when a poller runs in this process.
+    pub poll_metrics: Option<Arc<PollMetrics>>,
+}
+
+impl AppState {
+    /// State for a config and store.
+    pub fn new(config: Arc<Config>, store: Arc<Store>, clock: Clock) -> AppState {
+        AppState {
+            config: RwLock::new(config),
+            store,
+            cache: RenderCache::new(DEFAULT_CACHE_BYTES),
+            clock,
+            metrics: ServerMetrics::default(),
+            poll_metrics: None,
+        }
+    }
+
+    /// Exposes a poller's counters on `/metrics`.
+    pub fn with_poll_metrics(mut self, metrics: Arc<PollMetrics>) -> AppState {
+        self.poll_metrics = Some(metrics);
+        self
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Replaces the configuration (reload).
+    pub fn set_config(&self, config: Arc<Config>) {
+        match self.config.write() {
+            Ok(mut guard) => *guard = config,
+            Err(e) => *e.into_inner() = config,
+        }
+    }
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/feed.rss", web::get().to(feed_rss))
+        .route("/feed.atom", web::get().to(feed_atom))
+        .route("/feed.json", web::get().to(feed_json))
+        .route("/healthz", web::get().to(healthz))
+        .route("/", web::get().to(pages::index))
+        .route("/opml", web::get().to(pages::opml))
+        .route("/api/status", web::get().to(pages::status))
+        .route("/metrics", web::get().to(pages::metrics));
+}
+
+async fn feed_rss(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    feed(&req, &state, Format::Rss)
+}
+
+async fn feed_atom(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    feed(&req, &state, Format::Atom)
+}
+
+async fn feed_json(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    feed(&req, &state, Format::Json)
+}
+
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let started = Instant::now();
+    let response = HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n");
+    state.metrics.record("/healthz", started);
+    response
+}
+
+/// A one-line plain-text `400`.
+fn bad_request(reason: &str) -> HttpResponse {
+    HttpResponse::BadRequest()
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{reason}\n"))
+}
+
+/// Constant-time string comparison (token checks must not leak a prefix through timing).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+/// Checks the optional `server.token`; `None` when access is allowed.
+fn token_denied(config: &Config, given: Option<&str>) -> Option<HttpResponse> {
+    let expected = config.server.token.as_deref()?;
+    match given {
+        Some(token) if constant_time_eq(token, expected) => None,
+        Some(_) => Some(
+            HttpResponse::Forbidden()
+                .content_type("text/plain; charset=utf-8")
+                .body("`token` is wrong\n"),
+        ),
+        None => Some(
+            HttpResponse::Unauthorized()
+                .content_type("text/plain; charset=utf-8")
+                .body("this server needs `?token=` on feed URLs\n"),
+        ),
+    }
+}
+
+/// Formats a time as an HTTP date.
+pub fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn feed(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
+    let started = Instant::now();
+    let config = state.config();
+    let now = (state.clock)();
+    let known = |id: &str| config.sources.iter().any(|s| s.id == id);
+    let query = match parse_query(req.query_string(), now, &known) {
+        Ok(q) => q,
+        Err(reason) => return bad_request(&reason),
+    };
+    if let Some(denied) = token_denied(&config, query.token.as_deref()) {
+        return denied;
+    }
+    let key = format!(
+        "{}?{}#{}",
+        format.path(),
+        req.query_string(),
+        query.since.map(|t| t.timestamp() / 60).unwrap_or(0)
+    );
+    let generation = state.store.generation();
+    let rendered = match state.cache.get(&key, generation) {
+        Some(hit) => {
+            state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+            hit
+        }
+        None => {
+            let rendered = match render_feed(req, state, &config, &query, format) {
+                Ok(r) => r,
+                Err(message) => {
+                    tracing::error!("feed render failed: {message}");
+                    return HttpResponse::InternalServerError()
+                        .content_type("text/plain; charset=utf-8")
+                        .body("the store could not be read; see the server log\n");
+                }
+            };
+            state.metrics.renders.fetch_add(1, Ordering::Relaxed);
+            state.cache.put(key, generation, rendered.clone());
+            rendered
+        }
+    };
+    let response = respond(req, format, rendered);
+    state.metrics.record(format.path(), started);
+    response
+}
+
+fn respond(req: &HttpRequest, format: Format, rendered: Rendered) -> HttpResponse {
+    let not_modified = match req.headers().get(header::IF_NONE_MATCH) {
+        Some(value) => etag_matches(value, &rendered.etag),
+        None => req
+            .headers()
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v.trim()).ok())
+            .zip(DateTime::parse_from_rfc2822(&rendered.last_modified).ok())
+            .is_some_and(|(since, modified)| modified <= since),
+    };
+    let mut builder = if not_modified {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    builder
+        .insert_header((header::ETAG, rendered.etag.clone()))
+        .insert_header((header::LAST_MODIFIED, rendered.last_modified.clone()))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={}", rendered.max_age),
+        ))
+        .insert_header((header::VARY, "Accept-Encoding"));
+    if not_modified {
+        return builder.finish();
+    }
+    builder
+        .insert_header((header::CONTENT_TYPE, format.content_type()))
+        .body(rendered.body)
+}
+
+/// Whether an `If-None-Match` value matches our strong ETag (weak comparison, as RFC 9110
+/// allows for `If-None-Match`).
+fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
+    let Ok(text) = value.to_str() else {
+        return false;
+    };
+    let ours = etag.trim_start_matches("W/");
+    text.split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
+}
+
+fn render_feed(
+    req: &HttpRequest,
+    state: &AppState,
+    config: &Config,
+    query: &FeedQuery,
+    format: Format,
+) -> Result<Rendered, String> {
+    let store_query = Query {
+        labels: query.sections.clone(),
+        sources: query.sources.clone(),
+        since: query.since,
+        limit: query.limit,
+    };
+    let keep = |item: &Item| query.keeps(&item.title, item.summary.as_deref());
+    let items = state
+        .store
+        .query(&store_query, &keep)
+        .map_err(|e| e.to_string())?;
+    let lookup = |id: &str| {
+        config
+            .sources
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| SourceInfo {
+                name: s.name.clone(),
+                url: s.url.as_ref().map(|u| u.to_string()),
+            })
+    };
+    let updated = items
+        .iter()
+        .map(|i| i.updated.max(i.published))
+        .max()
+        .or_else(|| state.store.last_change())
+        .unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().unwrap_or_default());
+    let interval = min_interval(config, &items, query);
+    let base = config.server.base_url.as_str().trim_end_matches('/');
+    let path = req.path();
+    let self_url = if req.query_string().is_empty() {
+        format!("{base}{path}")
+    } else {
+        format!("{base}{path}?{}", req.query_string())
+    };
+    let token_suffix = query
+        .token
+        .as_ref()
+        .map(|t| {
+            format!(
+                "?token={}",
+                url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
+            )
+        })
+        .unwrap_or_default();
+    let meta = FeedMeta {
+        title: feed_title(config, query),
+        site_url: format!("{base}/{token_suffix}"),
+        self_url,
+        id: format!(
+            "urn:headwire:feed:{:016x}",
+            xxh3_64(query.cache_key().as_bytes())
+        ),
+        updated,
+        ttl_minutes: interval.as_secs().div_ceil(60),
+    };
+    let body = match format {
+        Format::Rss => render::rss::render(&items, &meta, &lookup),
+        Format::Atom => render::atom::render(&items, &meta, &lookup),
+        Format::Json => render::json::render(&items, &meta, &lookup),
+    };
+    Ok(Rendered {
+        etag: format!("\"{:016x}\"", xxh3_64(body.as_bytes())),
+        body: body.into(),
+        last_modified: http_date(updated),
+        max_age: interval.as_secs().max(1),
+    })
+}
+
+/// The shortest poll interval among the sections behind a response (all sections when the
+/// response is empty), so readers are told to come back no sooner than new items can appear.
+fn min_interval(config: &Config, items: &[Item], query: &FeedQuery) -> std::time::Duration {
+    let from_items = items
+        .iter()
+        .flat_map(|i| i.sections.iter())
+        .filter_map(|key| config.section(key).map(|(_, s)| s.interval))
+        .min();
+    from_items
+        .or_else(|| {
+            config
+                .sections()
+                .filter(|(source, _)| {
+                    query.sources.is_empty() || query.sources.contains(&source.id)
+                })
+                .map(|(_, s)| s.interval)
+                .min()
+        })
+        .unwrap_or(crate::config::DEFAULT_INTERVAL)
+}
+
+fn feed_title(config: &Config, query: &FeedQuery) -> String {
+    let mut parts = Vec::new();
+    for id in &query.sources {
+        if let Some(source) = config.sources.iter().find(|s| &s.id == id) {
+            parts.push(source.name.clone());
+        }
+    }
+    for section in &query.sections {
+        let name = config
+            .sections()
+            .find(|(_, s)| {
+                crate::normalize::text::fold_label(&s.id) == *section
+                    || crate::normalize::text::fold_label(&s.name) == *section
+            })
+            .map(|(_, s)| s.name.clone())
+            .unwrap_or_else(|| section.clone());
+        parts.push(name);
+    }
+    if !query.words.is_empty() {
+        parts.push(format!("“{}”", query.words.join(" ")));
+    }
+    if parts.is_empty() {
+        "headwire — all sections".to_string()
+    } else {
+        format!("headwire — {}", parts.join(" · "))
+    }
+}
+
+/// Builds the HTTP server on an already-bound listener (port 0 in tests); the caller drives
+/// it and stops it through its handle.
+pub fn build(
+    state: web::Data<AppState>,
+    listener: std::net::TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
+    Ok(actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::Compress::default())
+            .configure(routes)
+    })
+    .workers(
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8),
+    )
+    .shutdown_timeout(5)
+    .disable_signals()
+    .listen(listener)?
+    .run())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_is_eq() {
+        assert!(constant_time_eq("secret", "secret"));
+        assert!(!constant_time_eq("secret", "secreT"));
+        assert!(!constant_time_eq("secret", "secret2"));
+        assert!(!constant_time_eq("", "x"));
+        assert!(constant_time_eq("", ""));
+    }
+
+    #[test]
+    fn etag_matching() {
+        let v = HeaderValue::from_static("\"abc\", W/\"def\"");
+        assert!(etag_matches(&v, "\"def\""));
+        assert!(etag_matches(&v, "\"abc\""));
+        assert!(!etag_matches(&v, "\"xyz\""));
+        assert!(etag_matches(&HeaderValue::from_static("*"), "\"q\""));
+    }
+}

@@ -1,0 +1,149 @@
+//! Shared helpers for end-to-end tests: a fixture portal on 127.0.0.1:0 whose pages are built
+//! from small story descriptions, a config writer, and a fixed clock.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use chrono::{DateTime, TimeZone, Utc};
+
+/// One headline on a fixture list page.
+#[derive(Clone, Debug)]
+pub struct Story {
+    pub title: String,
+    pub href: String,
+    pub time: String,
+    pub label: Option<String>,
+}
+
+impl Story {
+    pub fn new(title: &str, href: &str, time: &str) -> Story {
+        Story {
+            title: title.into(),
+            href: href.into(),
+            time: time.into(),
+            label: None,
+        }
+    }
+
+    pub fn label(mut self, label: &str) -> Story {
+        self.label = Some(label.into());
+        self
+    }
+}
+
+/// A list page shaped like a Chinese portal section (guancha-style markup).
+pub fn list_page(title: &str, stories: &[Story]) -> String {
+    let mut html = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{title}</title></head><body>\
+         <div class=\"nav\"><a href=\"/\">首页</a></div><ul class=\"list\">"
+    );
+    for s in stories {
+        html.push_str(&format!(
+            "<li><h4 class=\"module-title\"><a href=\"{}\" target=\"_blank\">{}</a></h4>\
+             <div class=\"module-interact\"><span>{}</span>{}</div></li>",
+            s.href,
+            s.title,
+            s.time,
+            s.label
+                .as_ref()
+                .map(|l| format!("<a class=\"interact-key\" href=\"/topic\">{l}</a>"))
+                .unwrap_or_default()
+        ));
+    }
+    html.push_str("</ul></body></html>");
+    html
+}
+
+/// What a fixture route answers.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// 200 with this body and content type.
+    Page { body: Vec<u8>, content_type: String },
+    /// This status with an empty body.
+    Status(u16),
+}
+
+impl Reply {
+    pub fn html(body: String) -> Reply {
+        Reply::Page {
+            body: body.into_bytes(),
+            content_type: "text/html; charset=utf-8".into(),
+        }
+    }
+}
+
+/// A fixture portal: routes can be changed while it runs; requests are counted per path.
+#[derive(Clone, Default)]
+pub struct Portal {
+    pub routes: Arc<Mutex<HashMap<String, Reply>>>,
+    pub hits: Arc<Mutex<HashMap<String, usize>>>,
+    pub total: Arc<AtomicUsize>,
+}
+
+impl Portal {
+    pub fn set(&self, path: &str, reply: Reply) {
+        self.routes.lock().unwrap().insert(path.to_string(), reply);
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+
+    /// Starts the portal on 127.0.0.1:0 and returns its base URL ("http://127.0.0.1:PORT").
+    pub fn start(&self) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let portal = self.clone();
+        let server = HttpServer::new(move || {
+            let portal = portal.clone();
+            App::new().default_service(web::to(move |req: HttpRequest| {
+                let portal = portal.clone();
+                async move { portal.answer(&req) }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        format!("http://{addr}")
+    }
+
+    fn answer(&self, req: &HttpRequest) -> HttpResponse {
+        let path = req.path().to_string();
+        *self.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+        self.total.fetch_add(1, Ordering::SeqCst);
+        let reply = self.routes.lock().unwrap().get(&path).cloned();
+        match reply {
+            Some(Reply::Page { body, content_type }) => {
+                HttpResponse::Ok().content_type(content_type).body(body)
+            }
+            Some(Reply::Status(code)) => {
+                HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap()).finish()
+            }
+            None => HttpResponse::NotFound().finish(),
+        }
+    }
+}
+
+/// A fixed clock.
+pub fn fixed_clock(t: DateTime<Utc>) -> headwire::poll::Clock {
+    Arc::new(move || t)
+}
+
+/// 2022-03-13 06:00 UTC (14:00 in Shanghai), after every fixture time.
+pub fn fixture_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2022, 3, 13, 6, 0, 0).unwrap()
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    port
+}

@@ -4,36 +4,85 @@
 //! This is the only module that touches sled. Trees:
 //! - `items`: item id (16 bytes) → [`Item`] (JSON)
 //! - `by_time`: inverted published time (8 bytes, big-endian) + id → ()
-//! - `by_label`: hash(folded label) + inverted time + id → () — section ids, names, page labels
+//! - `by_label`: hash(folded label) + inverted time + id → () — section keys, ids, names, page labels
 //! - `by_source`: hash(source id) + inverted time + id → ()
-//! - `titles`: hash(folded title) + id → published millis (cross-source near-duplicates)
-//! - `tombstones`: id → deletion time (retention deletes are not resurrected by the portal)
+//! - `titles`: hash(folded title) + id → published millis. The id is a stored item or, after
+//!   retention deleted it, a tombstone (so a deleted story's title still blocks its return)
+//! - `aliases`: id of an identity merged into another item by title → that item's id
+//! - `aliases_by_item`: item id + alias id → () (the aliases to drop with the item)
+//! - `tombstones`: id → [`Tombstone`] (JSON): deleted items and their aliases
+//! - `tomb_expiry`: expiry time (8 bytes, big-endian, oldest first) + id → ()
 //! - `status`: `source/section` → [`SectionStatus`] (JSON)
-//! - `meta`: schema version and counters
+//! - `meta`: schema version, item count, last change, and `source/<id>` for every source that
+//!   has ever owned an item (so a sweep also reaches sources removed from the config)
 //!
-//! Rules owned here: the dedup rule (an identity hash, then a folded title from another source
-//! within the window), published times never move once stored, labels only accumulate, and
-//! every polled page is applied as one sled transaction across all trees, so no index ever
-//! points at a missing item. Writers are serialised by a mutex; readers never block.
+//! **Identity.** An observation's id is the 128-bit hash of its identity key (one rule:
+//! `normalize::url::identity_key`). It is resolved in this order: a tombstoned id is skipped;
+//! a stored item with that id is updated; an alias leads to the item it was merged into; a
+//! stored item with the same folded title from *another* source published within the title
+//! window (default 48 h) absorbs it and the id becomes its alias — unless the match is a
+//! tombstone, in which case the observation is skipped; otherwise a new item is created.
+//! Published times never move; labels, sections and sources only accumulate; the section that
+//! first saw a story owns its text, so a changed title or summary is taken from that section
+//! only (a portal whose home page shortens headlines does not flip the title back and forth),
+//! while a missing summary, author or image is filled from any observation of the same story.
+//! Any change bumps `updated`.
+//!
+//! **Retention.** [`Store::sweep`] applies each source's [`RetentionPolicy`] (`keep_days`,
+//! default 30, and/or `keep_items` newest): an item is deleted only when *every* source that saw
+//! it would drop it, so a story shared with a source that keeps longer stays, listed in both.
+//! A deleted item and its aliases leave tombstones for the longest `keep_days` among its
+//! sources (30 days when none is set), so a portal that still lists it does not bring it back
+//! as new; expired tombstones are purged by the same sweep. Sources no longer configured get
+//! the default policy.
+//!
+//! **Consistency.** Every write — one polled page, or one chunk of a sweep — is one sled
+//! transaction across all trees; writers are serialised by a mutex, and the identity
+//! decisions are read under that mutex, so two batches never race on a title match. sled
+//! applies a transaction under its global write lock and seals it as one batch in its log, so
+//! each individual read sees all of a transaction or none of it, and crash recovery replays all
+//! of it or none: no index entry can point at a missing item. A scan is not a snapshot in
+//! sled, so [`Store::query`] holds a read lock that commits take exclusively: a feed is never
+//! rendered from half a batch. The query path still skips an index entry whose item is gone.
+//!
+//! **Durability.** [`Store::apply_batch`] and [`Store::sweep`] flush (write + fsync) before
+//! returning when they changed anything, so a batch they returned for survives SIGKILL and power
+//! loss. A crash can lose only work that had not returned yet (always whole transactions) and
+//! poll status written after the last flush (sled also flushes every 500 ms); the next poll
+//! re-applies the page, which is idempotent. [`Store::apply_batch_deferred`] skips the flush for
+//! bulk loads: call [`Store::flush`] after the last batch.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
+use crate::config::Config;
 use crate::normalize::text::fold_label;
 use crate::normalize::Observed;
 
 /// The layout version this code reads and writes.
-pub const SCHEMA_VERSION: &str = "headwire-store/1";
+pub const SCHEMA_VERSION: &str = "headwire-store/2";
+/// The previous layout, migrated in place on open (it had no aliases, tombstones or counters).
+const SCHEMA_V1: &str = "headwire-store/1";
 const SCHEMA_KEY: &[u8] = b"schema";
 const LAST_CHANGE_KEY: &[u8] = b"last_change";
+const ITEM_COUNT_KEY: &[u8] = b"item_count";
+const SOURCE_KEY_PREFIX: &[u8] = b"source/";
+/// Items deleted per sweep transaction (bounds how long a sweep holds the writer lock).
+const SWEEP_CHUNK: usize = 256;
+/// Folded titles shorter than this never merge across sources (too likely to collide).
+const MIN_TITLE_MATCH_CHARS: usize = 4;
 
+/// Retention when a source sets neither `keep_days` nor `keep_items`, and the tombstone window
+/// for sources without `keep_days`.
+pub const DEFAULT_KEEP_DAYS: u32 = 30;
 /// A stored story.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Item {
@@ -183,6 +232,104 @@ pub enum StoreError {
     Io(#[from] sled::Error),
 }
 
+/// How long one source keeps its items: older than `keep_days` (by published time) or beyond
+/// the newest `keep_items` is dropped. Both may apply; [`RetentionPolicy::new`] applies the
+/// 30-day default when neither is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Drop items published more than this many days ago.
+    pub keep_days: Option<u32>,
+    /// Drop items beyond the newest this many (by published time, then id).
+    pub keep_items: Option<usize>,
+}
+
+impl RetentionPolicy {
+    /// A policy from a source's settings; neither set means [`DEFAULT_KEEP_DAYS`].
+    pub fn new(keep_days: Option<u32>, keep_items: Option<usize>) -> RetentionPolicy {
+        match (keep_days, keep_items) {
+            (None, None) => RetentionPolicy::default(),
+            _ => RetentionPolicy {
+                keep_days,
+                keep_items,
+            },
+        }
+    }
+
+    /// How long a tombstone left by this source's deletions is remembered.
+    fn tombstone_days(&self) -> u32 {
+        self.keep_days.unwrap_or(DEFAULT_KEEP_DAYS)
+    }
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> RetentionPolicy {
+        RetentionPolicy {
+            keep_days: Some(DEFAULT_KEEP_DAYS),
+            keep_items: None,
+        }
+    }
+}
+
+/// Retention for every source; a source not listed (e.g. removed from the config) gets the
+/// default policy.
+#[derive(Debug, Clone, Default)]
+pub struct Retention {
+    /// Policy per source id.
+    pub sources: HashMap<String, RetentionPolicy>,
+}
+
+impl Retention {
+    /// The policies named by a validated config (`keep_days` / `keep_items` per source).
+    pub fn from_config(config: &Config) -> Retention {
+        Retention {
+            sources: config
+                .sources
+                .iter()
+                .map(|s| {
+                    (
+                        s.id.clone(),
+                        RetentionPolicy::new(s.keep_days, s.keep_items),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The policy that applies to `source`.
+    pub fn policy(&self, source: &str) -> RetentionPolicy {
+        self.sources.get(source).copied().unwrap_or_default()
+    }
+}
+
+/// What one retention sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Hex ids of the items deleted (each is now a tombstone).
+    pub deleted: Vec<String>,
+    /// Items some source would drop but another source that saw them still keeps.
+    pub kept_shared: usize,
+    /// Tombstones whose window had passed and that were forgotten.
+    pub purged: usize,
+}
+
+/// What a deleted item (or an identity merged into it) leaves behind.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Tombstone {
+    /// When the sweep deleted it.
+    deleted: DateTime<Utc>,
+    /// When the tombstone is forgotten.
+    expires: DateTime<Utc>,
+    /// The deleted item's published time (title matches use the same window as live items).
+    published: DateTime<Utc>,
+    /// Sources the item had been seen in.
+    sources: Vec<String>,
+    /// The deleted item's folded title (its `titles` entry stays until expiry); `None` for an
+    /// alias.
+    title_key: Option<String>,
+    /// For an alias: hex id of the item it had been merged into.
+    alias_of: Option<String>,
+}
+
 /// The headwire store: sled trees plus a generation counter bumped on every committed change.
 pub struct Store {
     db: sled::Db,
@@ -192,11 +339,19 @@ pub struct Store {
     by_label: sled::Tree,
     by_source: sled::Tree,
     titles: sled::Tree,
+    aliases: sled::Tree,
+    aliases_by_item: sled::Tree,
     tombstones: sled::Tree,
+    tomb_expiry: sled::Tree,
     status: sled::Tree,
     meta: sled::Tree,
     generation: AtomicU64,
+    /// Serialises writers: identity decisions are read and committed under it.
     writer: Mutex<()>,
+    /// Commits take it exclusively, multi-read queries shared: no reader sees half a batch.
+    commit_lock: RwLock<()>,
+    /// One sweep at a time.
+    sweeping: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -207,9 +362,12 @@ impl std::fmt::Debug for Store {
 
 /// Maps a time to 8 bytes that sort newest-first.
 fn inverted_time(t: DateTime<Utc>) -> [u8; 8] {
-    let ms = t.timestamp_millis();
-    let ordered = (ms as u64) ^ (1u64 << 63);
-    (u64::MAX - ordered).to_be_bytes()
+    (u64::MAX - ordered_millis(t)).to_be_bytes()
+}
+
+/// Maps a time to a u64 that sorts like the time (oldest first).
+fn ordered_millis(t: DateTime<Utc>) -> u64 {
+    (t.timestamp_millis() as u64) ^ (1u64 << 63)
 }
 
 fn time_from_inverted(bytes: &[u8]) -> Option<DateTime<Utc>> {
@@ -240,6 +398,10 @@ fn unhex(text: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+fn id16(bytes: Option<&[u8]>) -> Option<[u8; 16]> {
+    bytes.and_then(|b| <[u8; 16]>::try_from(b).ok())
+}
+
 fn prefix8(text: &str) -> [u8; 8] {
     xxh3_64(text.as_bytes()).to_be_bytes()
 }
@@ -254,9 +416,44 @@ fn index_key(prefix: Option<[u8; 8]>, published: DateTime<Utc>, id: &[u8; 16]) -
     key
 }
 
+fn title_entry(title_key: &str, id: &[u8; 16]) -> Vec<u8> {
+    let mut key = prefix8(title_key).to_vec();
+    key.extend_from_slice(id);
+    key
+}
+
+fn pair_key(first: &[u8; 16], second: &[u8; 16]) -> Vec<u8> {
+    let mut key = first.to_vec();
+    key.extend_from_slice(second);
+    key
+}
+
+fn expiry_key(expires: DateTime<Utc>, id: &[u8; 16]) -> Vec<u8> {
+    let mut key = ordered_millis(expires).to_be_bytes().to_vec();
+    key.extend_from_slice(id);
+    key
+}
+
+fn source_key(source: &str) -> Vec<u8> {
+    let mut key = SOURCE_KEY_PREFIX.to_vec();
+    key.extend_from_slice(source.as_bytes());
+    key
+}
+
+fn decode_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
 fn decode_item(bytes: &[u8]) -> Result<Item, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         tree: "items",
+        message: e.to_string(),
+    })
+}
+
+fn decode_tombstone(bytes: &[u8]) -> Result<Tombstone, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree: "tombstones",
         message: e.to_string(),
     })
 }
@@ -266,23 +463,81 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// The trees a transaction writes, in the order [`Store::commit`] opens them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TreeId {
+    Items,
+    ByTime,
+    ByLabel,
+    BySource,
+    Titles,
+    Aliases,
+    AliasesByItem,
+    Tombstones,
+    TombExpiry,
+    Meta,
+}
+
+/// Writes to apply as one transaction, plus the change in item count.
+#[derive(Default)]
+struct Mutations {
+    ops: Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>,
+    item_delta: i64,
+}
+
+impl Mutations {
+    fn put(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push((tree, key, Some(value)));
+    }
+
+    fn del(&mut self, tree: TreeId, key: Vec<u8>) {
+        self.ops.push((tree, key, None));
+    }
+}
+
 /// A planned write for one item: the new record and the index keys to add.
 struct ItemWrite {
     id: [u8; 16],
     item: Item,
-    new_index_keys: Vec<(IndexTree, Vec<u8>)>,
+    new_index_keys: Vec<(TreeId, Vec<u8>)>,
+    /// Set for a new item: its `titles` entry.
     title_entry: Option<Vec<u8>>,
 }
 
-#[derive(Clone, Copy)]
-enum IndexTree {
-    Time,
-    Label,
-    Source,
+/// Everything one batch will write, built up while resolving its observations.
+#[derive(Default)]
+struct BatchPlan {
+    writes: Vec<ItemWrite>,
+    planned: HashMap<[u8; 16], usize>,
+    /// New aliases: merged id → item id.
+    aliases: HashMap<[u8; 16], [u8; 16]>,
+    /// Aliases whose item is gone (only after outside damage): (alias, old target) to drop.
+    dangling: Vec<([u8; 16], [u8; 16])>,
+}
+
+/// Where an observation goes.
+enum Resolved {
+    /// Skipped: retention deleted it (or the story it matches by title).
+    Tombstoned,
+    /// An existing (stored or planned) item, found by id or alias.
+    Existing([u8; 16], Item),
+    /// An item from another source with the same folded title; the observation's id becomes
+    /// an alias.
+    Merged([u8; 16], Item),
+    /// A new story.
+    New,
+}
+
+/// What a title lookup found.
+enum TitleMatch {
+    Item([u8; 16], Item),
+    Tombstone,
+    None,
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path`, checking its layout version.
+    /// Opens (or creates) the store at `path`, checking its layout version (a `headwire-store/1`
+    /// store is migrated in place; any other version is refused).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let path_text = path.display().to_string();
         let db = sled::Config::new()
@@ -308,6 +563,9 @@ impl Store {
         let items = db.open_tree("items")?;
         match meta.get(SCHEMA_KEY)? {
             Some(found) if found.as_ref() == SCHEMA_VERSION.as_bytes() => {}
+            Some(found) if found.as_ref() == SCHEMA_V1.as_bytes() => {
+                Store::migrate_v1(&db, &meta, &items)?;
+            }
             Some(found) => {
                 return Err(StoreError::Schema {
                     path,
@@ -316,6 +574,7 @@ impl Store {
                 })
             }
             None if items.is_empty() => {
+                meta.insert(ITEM_COUNT_KEY, &0u64.to_be_bytes()[..])?;
                 meta.insert(SCHEMA_KEY, SCHEMA_VERSION.as_bytes())?;
             }
             None => {
@@ -332,14 +591,44 @@ impl Store {
             by_label: db.open_tree("by_label")?,
             by_source: db.open_tree("by_source")?,
             titles: db.open_tree("titles")?,
+            aliases: db.open_tree("aliases")?,
+            aliases_by_item: db.open_tree("aliases_by_item")?,
             tombstones: db.open_tree("tombstones")?,
+            tomb_expiry: db.open_tree("tomb_expiry")?,
             status: db.open_tree("status")?,
             meta,
             db,
             path,
             generation: AtomicU64::new(1),
             writer: Mutex::new(()),
+            commit_lock: RwLock::new(()),
+            sweeping: Mutex::new(()),
         })
+    }
+
+    /// `headwire-store/1` → 2: the same items and indexes; adds the item count and the source
+    /// registry (v1 never wrote aliases or tombstones). The version key is written last, so an
+    /// interrupted migration simply runs again.
+    fn migrate_v1(db: &sled::Db, meta: &sled::Tree, items: &sled::Tree) -> Result<(), StoreError> {
+        let mut count = 0u64;
+        let mut sources = BTreeSet::new();
+        for entry in items.iter() {
+            let (_, bytes) = entry?;
+            let item = decode_item(&bytes)?;
+            count += 1;
+            sources.extend(item.sources);
+        }
+        for source in &sources {
+            meta.insert(source_key(source), &[][..])?;
+        }
+        meta.insert(ITEM_COUNT_KEY, &count.to_be_bytes()[..])?;
+        meta.insert(SCHEMA_KEY, SCHEMA_VERSION.as_bytes())?;
+        db.flush()?;
+        tracing::info!(
+            items = count,
+            "store migrated from {SCHEMA_V1} to {SCHEMA_VERSION}"
+        );
+        Ok(())
     }
 
     /// A number that changes whenever committed data changes (render caches key on it).
@@ -354,20 +643,23 @@ impl Store {
         Utc.timestamp_millis_opt(ms).single()
     }
 
-    /// Writes everything to disk now.
+    /// Writes everything to disk now (write + fsync).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
     }
 
-    /// Number of stored items.
+    /// Number of stored items (a counter kept in the same transactions as the items).
     pub fn len(&self) -> usize {
-        self.items.len()
+        match self.meta.get(ITEM_COUNT_KEY) {
+            Ok(Some(raw)) => decode_u64(&raw).map_or_else(|| self.items.len(), |n| n as usize),
+            _ => self.items.len(),
+        }
     }
 
     /// Whether the store holds no item.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len() == 0
     }
 
     /// Reads one item by its hex id.
@@ -375,26 +667,78 @@ impl Store {
         let Some(key) = unhex(id) else {
             return Ok(None);
         };
+        self.load(&key)
+    }
+
+    /// Whether retention deleted this hex id (an item or an identity merged into one) and the
+    /// tombstone has not expired yet.
+    pub fn is_tombstoned(&self, id: &str) -> Result<bool, StoreError> {
+        match unhex(id) {
+            Some(key) => Ok(self.tombstones.contains_key(key)?),
+            None => Ok(false),
+        }
+    }
+
+    fn load(&self, id: &[u8; 16]) -> Result<Option<Item>, StoreError> {
         self.items
-            .get(key)?
+            .get(id)?
             .map(|bytes| decode_item(&bytes))
             .transpose()
     }
 
-    /// Applies one polled page: creates new items, updates changed ones, adds labels and
-    /// indexes — all in one transaction.
+    fn tombstone(&self, id: &[u8; 16]) -> Result<Option<Tombstone>, StoreError> {
+        self.tombstones
+            .get(id)?
+            .map(|bytes| decode_tombstone(&bytes))
+            .transpose()
+    }
+
+    /// The item as this batch will leave it: planned if planned, else stored.
+    fn current(&self, id: &[u8; 16], plan: &BatchPlan) -> Result<Option<Item>, StoreError> {
+        match plan.planned.get(id) {
+            Some(&i) => Ok(Some(plan.writes[i].item.clone())),
+            None => self.load(id),
+        }
+    }
+
+    /// Applies one polled page — creates new items, updates changed ones, adds labels and
+    /// indexes, all in one transaction — and flushes it to disk before returning, so a
+    /// returned batch survives a crash.
     pub fn apply_batch(
         &self,
         ctx: &BatchContext<'_>,
         observed: &[Observed],
     ) -> Result<BatchOutcome, StoreError> {
+        let (outcome, committed) = self.apply_inner(ctx, observed)?;
+        if committed {
+            self.db.flush()?;
+        }
+        Ok(outcome)
+    }
+
+    /// [`Store::apply_batch`] without the flush, for bulk loads (imports, benchmarks): the
+    /// batch is still one transaction, but only [`Store::flush`] (or sled's flush every 500 ms)
+    /// makes it durable.
+    pub fn apply_batch_deferred(
+        &self,
+        ctx: &BatchContext<'_>,
+        observed: &[Observed],
+    ) -> Result<BatchOutcome, StoreError> {
+        Ok(self.apply_inner(ctx, observed)?.0)
+    }
+
+    fn apply_inner(
+        &self,
+        ctx: &BatchContext<'_>,
+        observed: &[Observed],
+    ) -> Result<(BatchOutcome, bool), StoreError> {
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut outcome = BatchOutcome::default();
         // Merge repeats of one story on the page first (same identity, possibly other labels).
-        let mut order: Vec<String> = Vec::new();
-        let mut merged: HashMap<String, Observed> = HashMap::new();
+        let mut order: Vec<&str> = Vec::new();
+        let mut merged: HashMap<&str, Observed> = HashMap::new();
         for obs in observed {
-            match merged.get_mut(&obs.identity) {
+            match merged.get_mut(obs.identity.as_str()) {
                 Some(existing) => {
                     for label in &obs.page_labels {
                         if !existing.page_labels.contains(label) {
@@ -403,101 +747,168 @@ impl Store {
                     }
                 }
                 None => {
-                    order.push(obs.identity.clone());
-                    merged.insert(obs.identity.clone(), obs.clone());
+                    order.push(&obs.identity);
+                    merged.insert(&obs.identity, obs.clone());
                 }
             }
         }
         outcome.found = order.len();
-        let mut writes: Vec<ItemWrite> = Vec::new();
-        let mut planned: HashMap<[u8; 16], usize> = HashMap::new();
-        for identity in &order {
+        let mut plan = BatchPlan::default();
+        for identity in order {
             let Some(obs) = merged.get(identity) else {
                 continue;
             };
-            let mut id = item_id(&obs.identity);
-            if self.tombstones.contains_key(id)? {
+            let own_id = item_id(&obs.identity);
+            if self.tombstones.contains_key(own_id)? {
                 outcome.tombstoned += 1;
                 continue;
             }
-            let mut existing = match planned.get(&id) {
-                Some(&i) => Some(writes[i].item.clone()),
-                None => self.items.get(id)?.map(|b| decode_item(&b)).transpose()?,
-            };
-            if existing.is_none() {
-                if let Some(window) = ctx.title_window {
-                    if let Some(other) = self.find_title_match(obs, ctx, window)? {
-                        id = other;
-                        existing = match planned.get(&id) {
-                            Some(&i) => Some(writes[i].item.clone()),
-                            None => self.items.get(id)?.map(|b| decode_item(&b)).transpose()?,
-                        };
-                    }
+            let (id, write) = match self.resolve(own_id, obs, ctx, &mut plan)? {
+                Resolved::Tombstoned => {
+                    outcome.tombstoned += 1;
+                    continue;
                 }
-            }
-            let write = match existing {
-                Some(item) => self.plan_update(id, item, obs, ctx),
-                None => Some(self.plan_new(id, obs, ctx)),
+                Resolved::Existing(id, item) => (id, self.plan_update(id, item, obs, ctx)),
+                Resolved::Merged(id, item) => {
+                    plan.aliases.insert(own_id, id);
+                    (id, self.plan_update(id, item, obs, ctx))
+                }
+                Resolved::New => (own_id, Some(self.plan_new(own_id, obs, ctx))),
             };
+            outcome.ids.push(hex(&id));
             let Some(write) = write else {
-                outcome.ids.push(hex(&id));
                 continue;
             };
-            if !planned.contains_key(&id) {
-                if write.title_entry.is_some() {
-                    outcome.new += 1;
-                } else {
-                    outcome.updated += 1;
-                }
-            }
-            outcome.ids.push(write.item.id.clone());
-            match planned.get(&id) {
+            match plan.planned.get(&id) {
                 Some(&i) => {
-                    let previous = std::mem::replace(&mut writes[i], write);
-                    writes[i].new_index_keys.extend(previous.new_index_keys);
-                    if writes[i].title_entry.is_none() {
-                        writes[i].title_entry = previous.title_entry;
+                    let previous = std::mem::replace(&mut plan.writes[i], write);
+                    plan.writes[i]
+                        .new_index_keys
+                        .extend(previous.new_index_keys);
+                    if plan.writes[i].title_entry.is_none() {
+                        plan.writes[i].title_entry = previous.title_entry;
                     }
                 }
                 None => {
-                    planned.insert(id, writes.len());
-                    writes.push(write);
+                    if write.title_entry.is_some() {
+                        outcome.new += 1;
+                    } else {
+                        outcome.updated += 1;
+                    }
+                    plan.planned.insert(id, plan.writes.len());
+                    plan.writes.push(write);
                 }
             }
         }
-        if writes.is_empty() {
-            return Ok(outcome);
+        if plan.writes.is_empty() && plan.aliases.is_empty() && plan.dangling.is_empty() {
+            return Ok((outcome, false));
         }
-        self.commit(&writes, ctx.now)?;
-        Ok(outcome)
+        let mut m = Mutations::default();
+        for write in &plan.writes {
+            m.put(TreeId::Items, write.id.to_vec(), encode(&write.item));
+            for (tree, key) in &write.new_index_keys {
+                m.put(*tree, key.clone(), Vec::new());
+            }
+            if let Some(entry) = &write.title_entry {
+                m.put(
+                    TreeId::Titles,
+                    entry.clone(),
+                    write
+                        .item
+                        .published
+                        .timestamp_millis()
+                        .to_be_bytes()
+                        .to_vec(),
+                );
+                m.item_delta += 1;
+            }
+        }
+        for (alias, target) in &plan.aliases {
+            m.put(TreeId::Aliases, alias.to_vec(), target.to_vec());
+            m.put(TreeId::AliasesByItem, pair_key(target, alias), Vec::new());
+        }
+        for (alias, old_target) in &plan.dangling {
+            m.del(TreeId::Aliases, alias.to_vec());
+            m.del(TreeId::AliasesByItem, pair_key(old_target, alias));
+        }
+        if !plan.writes.is_empty() && !self.meta.contains_key(source_key(ctx.source_id))? {
+            m.put(TreeId::Meta, source_key(ctx.source_id), Vec::new());
+        }
+        self.commit(&m, ctx.now, true)?;
+        Ok((outcome, true))
     }
 
-    /// Looks for an item with the same folded title from another source within the window.
+    /// Decides which item an observation belongs to (see the module doc for the order).
+    fn resolve(
+        &self,
+        own_id: [u8; 16],
+        obs: &Observed,
+        ctx: &BatchContext<'_>,
+        plan: &mut BatchPlan,
+    ) -> Result<Resolved, StoreError> {
+        if let Some(item) = self.current(&own_id, plan)? {
+            return Ok(Resolved::Existing(own_id, item));
+        }
+        let alias_target = match plan.aliases.get(&own_id) {
+            Some(target) => Some(*target),
+            None => id16(self.aliases.get(own_id)?.as_deref()),
+        };
+        if let Some(target) = alias_target {
+            if let Some(item) = self.current(&target, plan)? {
+                return Ok(Resolved::Existing(target, item));
+            }
+            // The alias outlived its item (only possible after outside damage): drop it.
+            plan.dangling.push((own_id, target));
+        }
+        if let Some(window) = ctx.title_window {
+            match self.find_title_match(obs, ctx, window, plan)? {
+                TitleMatch::Item(id, item) => return Ok(Resolved::Merged(id, item)),
+                TitleMatch::Tombstone => return Ok(Resolved::Tombstoned),
+                TitleMatch::None => {}
+            }
+        }
+        Ok(Resolved::New)
+    }
+
+    /// Looks for a story with the same folded title from another source within the window:
+    /// the first one by id among live items (as this batch leaves them) and tombstones.
     fn find_title_match(
         &self,
         obs: &Observed,
         ctx: &BatchContext<'_>,
         window: chrono::Duration,
-    ) -> Result<Option<[u8; 16]>, StoreError> {
-        if obs.title_key.chars().count() < 4 {
-            return Ok(None);
+        plan: &BatchPlan,
+    ) -> Result<TitleMatch, StoreError> {
+        if obs.title_key.chars().count() < MIN_TITLE_MATCH_CHARS {
+            return Ok(TitleMatch::None);
         }
         let when = obs.published.unwrap_or(ctx.now);
+        let close = |published: DateTime<Utc>| (published - when).abs() <= window;
+        let other_source = |sources: &[String]| !sources.iter().any(|s| s == ctx.source_id);
         for entry in self.titles.scan_prefix(prefix8(&obs.title_key)) {
             let (key, _) = entry?;
-            let Some(id) = key.get(8..24).and_then(|s| <[u8; 16]>::try_from(s).ok()) else {
+            let Some(id) = id16(key.get(8..24)) else {
                 continue;
             };
-            let Some(item) = self.items.get(id)?.map(|b| decode_item(&b)).transpose()? else {
+            if let Some(item) = self.current(&id, plan)? {
+                if item.title_key == obs.title_key
+                    && other_source(&item.sources)
+                    && close(item.published)
+                {
+                    return Ok(TitleMatch::Item(id, item));
+                }
                 continue;
-            };
-            let from_other_source = !item.sources.iter().any(|s| s == ctx.source_id);
-            let close = (item.published - when).abs() <= window;
-            if from_other_source && close && item.title_key == obs.title_key {
-                return Ok(Some(id));
+            }
+            if let Some(tomb) = self.tombstone(&id)? {
+                if tomb.title_key.as_deref() == Some(obs.title_key.as_str())
+                    && other_source(&tomb.sources)
+                    && close(tomb.published)
+                {
+                    return Ok(TitleMatch::Tombstone);
+                }
             }
         }
-        Ok(None)
+        Ok(TitleMatch::None)
     }
 
     fn label_keys_for(obs: &Observed, ctx: &BatchContext<'_>) -> (Vec<String>, Vec<String>) {
@@ -524,20 +935,18 @@ impl Store {
         let published = obs.published.unwrap_or(ctx.now);
         let (labels, label_keys) = Self::label_keys_for(obs, ctx);
         let mut new_index_keys = vec![
-            (IndexTree::Time, index_key(None, published, &id)),
+            (TreeId::ByTime, index_key(None, published, &id)),
             (
-                IndexTree::Source,
+                TreeId::BySource,
                 index_key(Some(prefix8(ctx.source_id)), published, &id),
             ),
         ];
         for key in &label_keys {
             new_index_keys.push((
-                IndexTree::Label,
+                TreeId::ByLabel,
                 index_key(Some(prefix8(key)), published, &id),
             ));
         }
-        let mut title_entry = prefix8(&obs.title_key).to_vec();
-        title_entry.extend_from_slice(&id);
         ItemWrite {
             id,
             item: Item {
@@ -558,7 +967,7 @@ impl Store {
                 title_key: obs.title_key.clone(),
             },
             new_index_keys,
-            title_entry: Some(title_entry),
+            title_entry: Some(title_entry(&obs.title_key, &id)),
         }
     }
 
@@ -572,18 +981,21 @@ impl Store {
     ) -> Option<ItemWrite> {
         let mut changed = false;
         let mut new_index_keys = Vec::new();
-        let same_source = item.sources.iter().any(|s| s == ctx.source_id);
-        // Content updates only come from the source that owns the story's identity; a
-        // cross-source title match adds labels and sources but does not rewrite the text.
-        if same_source && item.identity == obs.identity {
-            if item.title != obs.title {
-                item.title = obs.title.clone();
-                changed = true;
-            }
-            if obs.summary.is_some() && item.summary != obs.summary {
-                item.summary = obs.summary.clone();
-                changed = true;
-            }
+        let same_story = item.identity == obs.identity;
+        // The section that first saw the story owns its text; a cross-source title match adds
+        // labels and sources but never rewrites it.
+        let owner =
+            same_story && item.sections.first().map(String::as_str) == Some(ctx.section_key);
+        if owner && item.title != obs.title {
+            item.title = obs.title.clone();
+            changed = true;
+        }
+        if obs.summary.is_some()
+            && item.summary != obs.summary
+            && (owner || (same_story && item.summary.is_none()))
+        {
+            item.summary = obs.summary.clone();
+            changed = true;
         }
         if item.author.is_none() && obs.author.is_some() {
             item.author = obs.author.clone();
@@ -593,10 +1005,10 @@ impl Store {
             item.image = obs.image.clone();
             changed = true;
         }
-        if !same_source {
+        if !item.sources.iter().any(|s| s == ctx.source_id) {
             item.sources.push(ctx.source_id.to_string());
             new_index_keys.push((
-                IndexTree::Source,
+                TreeId::BySource,
                 index_key(Some(prefix8(ctx.source_id)), item.published, &id),
             ));
             changed = true;
@@ -615,7 +1027,7 @@ impl Store {
         for key in keys {
             if !item.has_label_key(&key) {
                 new_index_keys.push((
-                    IndexTree::Label,
+                    TreeId::ByLabel,
                     index_key(Some(prefix8(&key)), item.published, &id),
                 ));
                 item.label_keys.push(key);
@@ -634,39 +1046,77 @@ impl Store {
         })
     }
 
-    fn commit(&self, writes: &[ItemWrite], now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Applies `m` as one transaction across every tree, with the item count; when `visible`
+    /// (feeds change) also stamps the last change and bumps the generation. Readers in
+    /// [`Store::query`] wait for it.
+    fn commit(&self, m: &Mutations, now: DateTime<Utc>, visible: bool) -> Result<(), StoreError> {
+        if m.ops.is_empty() && m.item_delta == 0 {
+            return Ok(());
+        }
+        let _exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
         let result = (
             &self.items,
             &self.by_time,
             &self.by_label,
             &self.by_source,
             &self.titles,
+            &self.aliases,
+            &self.aliases_by_item,
+            &self.tombstones,
+            &self.tomb_expiry,
             &self.meta,
         )
-            .transaction(|(items, by_time, by_label, by_source, titles, meta)| {
-                for write in writes {
-                    items.insert(&write.id[..], encode(&write.item))?;
-                    for (tree, key) in &write.new_index_keys {
-                        let tree = match tree {
-                            IndexTree::Time => by_time,
-                            IndexTree::Label => by_label,
-                            IndexTree::Source => by_source,
+            .transaction(
+                |(
+                    items,
+                    by_time,
+                    by_label,
+                    by_source,
+                    titles,
+                    aliases,
+                    aliases_by_item,
+                    tombstones,
+                    tomb_expiry,
+                    meta,
+                )| {
+                    let trees = [
+                        items,
+                        by_time,
+                        by_label,
+                        by_source,
+                        titles,
+                        aliases,
+                        aliases_by_item,
+                        tombstones,
+                        tomb_expiry,
+                        meta,
+                    ];
+                    for (tree, key, value) in &m.ops {
+                        let tree = trees[*tree as usize];
+                        match value {
+                            Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
+                            None => tree.remove(key.as_slice())?,
                         };
-                        tree.insert(key.as_slice(), &[][..])?;
                     }
-                    if let Some(entry) = &write.title_entry {
-                        titles.insert(
-                            entry.as_slice(),
-                            &write.item.published.timestamp_millis().to_be_bytes()[..],
-                        )?;
+                    if m.item_delta != 0 {
+                        let current = meta
+                            .get(ITEM_COUNT_KEY)?
+                            .and_then(|raw| decode_u64(&raw))
+                            .unwrap_or(0);
+                        let next = current.saturating_add_signed(m.item_delta);
+                        meta.insert(ITEM_COUNT_KEY, &next.to_be_bytes()[..])?;
                     }
-                }
-                meta.insert(LAST_CHANGE_KEY, &now.timestamp_millis().to_be_bytes()[..])?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            });
+                    if visible {
+                        meta.insert(LAST_CHANGE_KEY, &now.timestamp_millis().to_be_bytes()[..])?;
+                    }
+                    Ok::<(), ConflictableTransactionError<()>>(())
+                },
+            );
         match result {
             Ok(()) => {
-                self.generation.fetch_add(1, Ordering::AcqRel);
+                if visible {
+                    self.generation.fetch_add(1, Ordering::AcqRel);
+                }
                 Ok(())
             }
             Err(TransactionError::Storage(e)) => Err(StoreError::Io(e)),
@@ -677,6 +1127,203 @@ impl Store {
         }
     }
 
+    /// Deletes what `retention` no longer keeps as of `now`, leaving tombstones, and forgets
+    /// expired tombstones; flushes when it changed anything. Safe to run while polls write: it
+    /// works in transactions of at most 256 items, re-reading each item under the writer lock.
+    pub fn sweep(
+        &self,
+        retention: &Retention,
+        now: DateTime<Utc>,
+    ) -> Result<SweepReport, StoreError> {
+        let _sweeping = self.sweeping.lock().unwrap_or_else(|e| e.into_inner());
+        let mut report = SweepReport::default();
+        let mut sources: BTreeSet<String> = retention.sources.keys().cloned().collect();
+        for entry in self.meta.scan_prefix(SOURCE_KEY_PREFIX).keys() {
+            let key = entry?;
+            if let Some(id) = key.get(SOURCE_KEY_PREFIX.len()..) {
+                sources.insert(String::from_utf8_lossy(id).into_owned());
+            }
+        }
+        // Candidates: items that at least one of their sources would drop.
+        let mut candidates: BTreeSet<[u8; 16]> = BTreeSet::new();
+        let mut beyond_rank: HashMap<&str, HashSet<[u8; 16]>> = HashMap::new();
+        for source in &sources {
+            let policy = retention.policy(source);
+            let prefix = prefix8(source);
+            if let Some(keep) = policy.keep_items {
+                let dropped = beyond_rank.entry(source.as_str()).or_default();
+                for key in self.by_source.scan_prefix(prefix).keys().skip(keep) {
+                    if let Some(id) = id16(key?.get(16..32)) {
+                        dropped.insert(id);
+                        candidates.insert(id);
+                    }
+                }
+            }
+            if let Some(days) = policy.keep_days {
+                let cutoff = now - chrono::Duration::days(i64::from(days));
+                let start = index_key(Some(prefix), cutoff, &[0xff; 16]);
+                let older = self
+                    .by_source
+                    .range::<&[u8], _>((Bound::Excluded(start.as_slice()), Bound::Unbounded));
+                for key in older.keys() {
+                    let key = key?;
+                    if !key.starts_with(&prefix) {
+                        break;
+                    }
+                    if let Some(id) = id16(key.get(16..32)) {
+                        candidates.insert(id);
+                    }
+                }
+            }
+        }
+        // A source drops an item when it is too old or beyond its newest `keep_items`; a source
+        // that gained the item after the scan above keeps it (the next sweep decides).
+        let drops = |source: &str, id: &[u8; 16], item: &Item| {
+            let policy = retention.policy(source);
+            let too_old = policy
+                .keep_days
+                .is_some_and(|days| item.published < now - chrono::Duration::days(i64::from(days)));
+            let beyond = policy.keep_items.is_some()
+                && beyond_rank.get(source).is_some_and(|s| s.contains(id));
+            too_old || beyond
+        };
+        let candidates: Vec<[u8; 16]> = candidates.into_iter().collect();
+        for chunk in candidates.chunks(SWEEP_CHUNK) {
+            let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut m = Mutations::default();
+            for id in chunk {
+                let Some(item) = self.load(id)? else {
+                    continue;
+                };
+                if !item.sources.iter().all(|s| drops(s, id, &item)) {
+                    report.kept_shared += 1;
+                    continue;
+                }
+                let days = item
+                    .sources
+                    .iter()
+                    .map(|s| retention.policy(s).tombstone_days())
+                    .max()
+                    .unwrap_or(DEFAULT_KEEP_DAYS);
+                let expires = now + chrono::Duration::days(i64::from(days));
+                self.plan_delete(&mut m, id, &item, now, expires)?;
+                report.deleted.push(item.id);
+            }
+            self.commit(&m, now, true)?;
+        }
+        report.purged = self.purge_tombstones(now)?;
+        // Forget sources that are no longer configured and own nothing.
+        {
+            let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            for source in &sources {
+                if !retention.sources.contains_key(source)
+                    && self.by_source.scan_prefix(prefix8(source)).next().is_none()
+                {
+                    self.meta.remove(source_key(source))?;
+                }
+            }
+        }
+        if !report.deleted.is_empty() || report.purged > 0 {
+            self.db.flush()?;
+        }
+        Ok(report)
+    }
+
+    /// Plans the deletion of one item: every index entry, its aliases, and tombstones for it and
+    /// for each alias. Its `titles` entry stays and now names the tombstone.
+    fn plan_delete(
+        &self,
+        m: &mut Mutations,
+        id: &[u8; 16],
+        item: &Item,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        m.del(TreeId::Items, id.to_vec());
+        m.item_delta -= 1;
+        m.del(TreeId::ByTime, index_key(None, item.published, id));
+        for source in &item.sources {
+            m.del(
+                TreeId::BySource,
+                index_key(Some(prefix8(source)), item.published, id),
+            );
+        }
+        for key in &item.label_keys {
+            m.del(
+                TreeId::ByLabel,
+                index_key(Some(prefix8(key)), item.published, id),
+            );
+        }
+        let mut tomb = Tombstone {
+            deleted: now,
+            expires,
+            published: item.published,
+            sources: item.sources.clone(),
+            title_key: Some(item.title_key.clone()),
+            alias_of: None,
+        };
+        self.plan_tombstone(m, id, &tomb)?;
+        tomb.title_key = None;
+        tomb.alias_of = Some(item.id.clone());
+        for key in self.aliases_by_item.scan_prefix(id).keys() {
+            let key = key?;
+            let Some(alias) = id16(key.get(16..32)) else {
+                continue;
+            };
+            m.del(TreeId::AliasesByItem, key.to_vec());
+            m.del(TreeId::Aliases, alias.to_vec());
+            self.plan_tombstone(m, &alias, &tomb)?;
+        }
+        Ok(())
+    }
+
+    fn plan_tombstone(
+        &self,
+        m: &mut Mutations,
+        id: &[u8; 16],
+        tomb: &Tombstone,
+    ) -> Result<(), StoreError> {
+        if let Some(old) = self.tombstone(id)? {
+            m.del(TreeId::TombExpiry, expiry_key(old.expires, id));
+        }
+        m.put(TreeId::Tombstones, id.to_vec(), encode(tomb));
+        m.put(TreeId::TombExpiry, expiry_key(tomb.expires, id), Vec::new());
+        Ok(())
+    }
+
+    /// Forgets tombstones that expired at or before `now`, with their `titles` entries.
+    fn purge_tombstones(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let end = expiry_key(now, &[0xff; 16]);
+        let mut purged = 0;
+        loop {
+            let due: Vec<sled::IVec> = self
+                .tomb_expiry
+                .range::<&[u8], _>(..=end.as_slice())
+                .keys()
+                .take(SWEEP_CHUNK)
+                .collect::<Result<_, _>>()?;
+            if due.is_empty() {
+                return Ok(purged);
+            }
+            let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut m = Mutations::default();
+            for key in &due {
+                m.del(TreeId::TombExpiry, key.to_vec());
+                let Some(id) = id16(key.get(8..24)) else {
+                    continue;
+                };
+                if let Some(tomb) = self.tombstone(&id)? {
+                    m.del(TreeId::Tombstones, id.to_vec());
+                    if let Some(title_key) = &tomb.title_key {
+                        m.del(TreeId::Titles, title_entry(title_key, &id));
+                    }
+                    purged += 1;
+                }
+            }
+            // Forgetting tombstones changes no feed: no new generation or Last-Modified.
+            self.commit(&m, now, false)?;
+        }
+    }
     /// Runs a feed query: newest first, filtered, at most `limit` items; `keep` is an extra
     /// predicate (keywords) applied while scanning so the scan still stops at `limit`.
     pub fn query(
@@ -685,6 +1332,8 @@ impl Store {
         keep: &dyn Fn(&Item) -> bool,
     ) -> Result<Vec<Item>, StoreError> {
         let limit = query.limit.max(1);
+        // Held for the whole scan so a commit lands entirely before or after it.
+        let _shared = self.commit_lock.read().unwrap_or_else(|e| e.into_inner());
         let (tree, prefixes): (&sled::Tree, Vec<Vec<u8>>) = if !query.labels.is_empty() {
             (
                 &self.by_label,
@@ -796,17 +1445,20 @@ impl Store {
             .count()
     }
 
-    /// Tombstone count and on-disk size, for `store stats`.
+    /// Tombstone and alias counts, on-disk size and layout, for `store stats`.
     pub fn extra_stats(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(vec![
             ("tombstones".into(), self.tombstones.len().to_string()),
+            ("aliases".into(), self.aliases.len().to_string()),
             ("disk bytes".into(), self.db.size_on_disk()?.to_string()),
             ("schema".into(), SCHEMA_VERSION.to_string()),
         ])
     }
 
-    /// Item counts per source and per `source/section` key.
+    /// Item counts per source and per `source/section` key (every source and section an item
+    /// was seen in counts it once).
     pub fn counts(&self) -> Result<(BTreeSetCounts, BTreeSetCounts), StoreError> {
+        let _shared = self.commit_lock.read().unwrap_or_else(|e| e.into_inner());
         let mut by_source = BTreeSetCounts::new();
         let mut by_section = BTreeSetCounts::new();
         for entry in self.items.iter() {
@@ -822,12 +1474,16 @@ impl Store {
         Ok((by_source, by_section))
     }
 
-    /// Checks every index entry against the items and every item against its index entries;
-    /// returns one line per mismatch (empty: consistent).
+    /// Checks every index, alias, tombstone and counter against the items (and the items
+    /// against them); returns one line per mismatch (empty: consistent).
     pub fn verify(&self) -> Result<Vec<String>, StoreError> {
+        let _shared = self.commit_lock.read().unwrap_or_else(|e| e.into_inner());
         let mut problems = Vec::new();
-        let mut expected: BTreeSet<(u8, Vec<u8>)> = BTreeSet::new();
+        let mut expected: BTreeSet<(usize, Vec<u8>)> = BTreeSet::new();
         let mut titles_expected: BTreeSet<Vec<u8>> = BTreeSet::new();
+        let mut item_ids: HashSet<[u8; 16]> = HashSet::new();
+        let mut item_sources: BTreeSet<String> = BTreeSet::new();
+        let mut identities: HashMap<String, [u8; 16]> = HashMap::new();
         for entry in self.items.iter() {
             let (key, bytes) = entry?;
             let item = match decode_item(&bytes) {
@@ -837,70 +1493,185 @@ impl Store {
                     continue;
                 }
             };
-            let Ok(id) = <[u8; 16]>::try_from(key.as_ref()) else {
+            let Some(id) = id16(Some(key.as_ref())) else {
                 problems.push(format!("item key {} is not 16 bytes", hex(&key)));
                 continue;
             };
+            item_ids.insert(id);
             if item.id != hex(&id) {
                 problems.push(format!("item {} records id {}", hex(&id), item.id));
             }
-            expected.insert((0, index_key(None, item.published, &id)));
-            for s in &item.sources {
-                expected.insert((2, index_key(Some(prefix8(s)), item.published, &id)));
+            if item_id(&item.identity) != id {
+                problems.push(format!(
+                    "item {}: identity `{}` hashes to another id",
+                    hex(&id),
+                    item.identity
+                ));
             }
+            if let Some(other) = identities.insert(item.identity.clone(), id) {
+                problems.push(format!(
+                    "items {} and {} share identity `{}`",
+                    hex(&other),
+                    hex(&id),
+                    item.identity
+                ));
+            }
+            expected.insert((0, index_key(None, item.published, &id)));
             for l in &item.label_keys {
                 expected.insert((1, index_key(Some(prefix8(l)), item.published, &id)));
             }
-            let mut t = prefix8(&item.title_key).to_vec();
-            t.extend_from_slice(&id);
-            titles_expected.insert(t);
+            for s in &item.sources {
+                expected.insert((2, index_key(Some(prefix8(s)), item.published, &id)));
+                item_sources.insert(s.clone());
+            }
+            titles_expected.insert(title_entry(&item.title_key, &id));
         }
-        for (n, (name, tree)) in [
-            ("by_time", &self.by_time),
-            ("by_label", &self.by_label),
-            ("by_source", &self.by_source),
-        ]
-        .into_iter()
-        .enumerate()
+        let names = ["by_time", "by_label", "by_source"];
+        for (n, tree) in [&self.by_time, &self.by_label, &self.by_source]
+            .into_iter()
+            .enumerate()
         {
-            let mut found = 0usize;
             for entry in tree.iter() {
                 let (key, _) = entry?;
-                found += 1;
-                if !expected.remove(&(n as u8, key.to_vec())) {
+                if !expected.remove(&(n, key.to_vec())) {
                     problems.push(format!(
-                        "{name}: entry {} points at no matching item",
+                        "{}: entry {} points at no matching item",
+                        names[n],
                         hex(&key)
                     ));
                 }
             }
-            let _ = found;
         }
         for (tree, key) in &expected {
-            let name = ["by_time", "by_label", "by_source"][*tree as usize];
             problems.push(format!(
-                "{name}: missing entry {} for a stored item",
+                "{}: missing entry {} for a stored item",
+                names[*tree],
                 hex(key)
             ));
         }
-        for entry in self.titles.iter() {
+        // Tombstones: each decodes, is no live item, and has exactly its expiry entry (and, for
+        // a deleted item, its `titles` entry).
+        let mut expiry_expected: BTreeSet<Vec<u8>> = BTreeSet::new();
+        let mut tomb_titles: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for entry in self.tombstones.iter() {
+            let (key, bytes) = entry?;
+            let Some(id) = id16(Some(key.as_ref())) else {
+                problems.push(format!("tombstone key {} is not 16 bytes", hex(&key)));
+                continue;
+            };
+            let tomb = match decode_tombstone(&bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(format!("tombstone {}: {e}", hex(&id)));
+                    continue;
+                }
+            };
+            if item_ids.contains(&id) {
+                problems.push(format!("{} is both an item and a tombstone", hex(&id)));
+            }
+            expiry_expected.insert(expiry_key(tomb.expires, &id));
+            if let Some(title_key) = &tomb.title_key {
+                tomb_titles.insert(title_entry(title_key, &id));
+            }
+        }
+        for entry in self.tomb_expiry.iter() {
             let (key, _) = entry?;
-            if !titles_expected.remove(key.as_ref()) {
+            if !expiry_expected.remove(key.as_ref()) {
                 problems.push(format!(
-                    "titles: entry {} points at no matching item",
+                    "tomb_expiry: entry {} matches no tombstone",
                     hex(&key)
                 ));
             }
         }
-        for key in titles_expected {
+        for key in expiry_expected {
+            problems.push(format!("tomb_expiry: missing entry {}", hex(&key)));
+        }
+        for entry in self.titles.iter() {
+            let (key, _) = entry?;
+            if !titles_expected.remove(key.as_ref()) && !tomb_titles.remove(key.as_ref()) {
+                problems.push(format!(
+                    "titles: entry {} points at no matching item or tombstone",
+                    hex(&key)
+                ));
+            }
+        }
+        for key in titles_expected.into_iter().chain(tomb_titles) {
             problems.push(format!("titles: missing entry {}", hex(&key)));
         }
+        // Aliases: each leads to a live item, is not an item itself, and is mirrored exactly.
+        let mut reverse_expected: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for entry in self.aliases.iter() {
+            let (key, value) = entry?;
+            let (Some(alias), Some(target)) =
+                (id16(Some(key.as_ref())), id16(Some(value.as_ref())))
+            else {
+                problems.push(format!("aliases: malformed entry {}", hex(&key)));
+                continue;
+            };
+            if !item_ids.contains(&target) {
+                problems.push(format!(
+                    "aliases: {} points at missing item {}",
+                    hex(&alias),
+                    hex(&target)
+                ));
+            }
+            if item_ids.contains(&alias) {
+                problems.push(format!("aliases: {} is also an item", hex(&alias)));
+            }
+            reverse_expected.insert(pair_key(&target, &alias));
+        }
+        for entry in self.aliases_by_item.iter() {
+            let (key, _) = entry?;
+            if !reverse_expected.remove(key.as_ref()) {
+                problems.push(format!(
+                    "aliases_by_item: entry {} matches no alias",
+                    hex(&key)
+                ));
+            }
+        }
+        for key in reverse_expected {
+            problems.push(format!("aliases_by_item: missing entry {}", hex(&key)));
+        }
+        // Counters and the source registry.
+        let counted = self
+            .meta
+            .get(ITEM_COUNT_KEY)?
+            .and_then(|raw| decode_u64(&raw));
+        if counted != Some(item_ids.len() as u64) {
+            problems.push(format!(
+                "meta: item count {counted:?} but {} items stored",
+                item_ids.len()
+            ));
+        }
+        for source in item_sources {
+            if !self.meta.contains_key(source_key(&source))? {
+                problems.push(format!("meta: source `{source}` is not registered"));
+            }
+        }
         Ok(problems)
+    }
+
+    /// Test support: removes the `by_time` entry of the item with this hex id outside any
+    /// transaction, to prove that `verify` notices. Returns whether an entry was removed.
+    #[doc(hidden)]
+    pub fn debug_remove_index_entry(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(key) = unhex(id) else {
+            return Ok(false);
+        };
+        let Some(item) = self.load(&key)? else {
+            return Ok(false);
+        };
+        let removed = self
+            .by_time
+            .remove(index_key(None, item.published, &key))?
+            .is_some();
+        self.db.flush()?;
+        Ok(removed)
     }
 }
 
 /// Counts keyed by name, sorted.
-pub type BTreeSetCounts = std::collections::BTreeMap<String, usize>;
+pub type BTreeSetCounts = BTreeMap<String, usize>;
 
 #[cfg(test)]
 mod tests {
@@ -1133,5 +1904,291 @@ mod tests {
         }
         let err = Store::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("headwire-store/0"), "{err}");
+    }
+    fn all(store: &Store) -> Vec<Item> {
+        store
+            .query(
+                &Query {
+                    limit: 1000,
+                    ..Query::default()
+                },
+                &|_| true,
+            )
+            .unwrap()
+    }
+
+    fn days(n: i64) -> chrono::Duration {
+        chrono::Duration::days(n)
+    }
+
+    #[test]
+    fn merged_story_stays_one_item_when_its_source_polls_again() {
+        // Regression: the second poll of source b used to miss the title match (b was already
+        // among the item's sources) and created a duplicate.
+        let store = Store::temporary().unwrap();
+        let a = obs("link:a1", "上海新增本土病例", Some(t(1)), &[]);
+        let b = obs("link:b1", "上海新增本土病例", Some(t(2)), &[]);
+        store
+            .apply_batch(&ctx("a", "x", "a/x", t(2)), &[a])
+            .unwrap();
+        for hour in [3, 4] {
+            let out = store
+                .apply_batch(&ctx("b", "y", "b/y", t(hour)), &[b.clone()])
+                .unwrap();
+            assert_eq!(out.new, 0, "poll at {hour}h");
+        }
+        // Even with another title, b's link still leads to the merged item (by alias) and does
+        // not rewrite a's text.
+        let mut renamed = b.clone();
+        renamed.title = "完全不同的标题".into();
+        renamed.title_key = crate::normalize::text::title_key(&renamed.title);
+        let out = store
+            .apply_batch(&ctx("b", "y", "b/y", t(5)), &[renamed])
+            .unwrap();
+        assert_eq!((out.new, out.updated), (0, 0));
+        let items = all(&store);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].title, "上海新增本土病例");
+        assert_eq!(items[0].sources, vec!["a", "b"]);
+        assert_eq!(store.len(), 1);
+        assert!(store.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn owner_section_keeps_the_text_and_others_fill_gaps() {
+        let store = Store::temporary().unwrap();
+        let home = obs("link:1", "短标题", Some(t(1)), &[]);
+        let mut full = obs("link:1", "完整的长标题", Some(t(1)), &[]);
+        full.summary = Some("<p>摘要</p>".into());
+        store
+            .apply_batch(&ctx("s", "home", "s/home", t(2)), &[home.clone()])
+            .unwrap();
+        for hour in 3..6 {
+            store
+                .apply_batch(&ctx("s", "news", "s/news", t(hour)), &[full.clone()])
+                .unwrap();
+            store
+                .apply_batch(&ctx("s", "home", "s/home", t(hour)), &[home.clone()])
+                .unwrap();
+        }
+        let item = &all(&store)[0];
+        assert_eq!(item.title, "短标题", "no flip-flop between sections");
+        assert_eq!(item.summary.as_deref(), Some("<p>摘要</p>"), "gap filled");
+        assert_eq!(item.updated, t(3), "nothing changed after the first fill");
+        // A real edit in the owning section is taken.
+        let mut edited = home;
+        edited.title = "短标题（更新）".into();
+        store
+            .apply_batch(&ctx("s", "home", "s/home", t(7)), &[edited])
+            .unwrap();
+        let item = &all(&store)[0];
+        assert_eq!(
+            (item.title.as_str(), item.updated),
+            ("短标题（更新）", t(7))
+        );
+        assert_eq!(item.published, t(1));
+    }
+
+    #[test]
+    fn retention_deletes_old_items_and_tombstones_keep_them_out() {
+        let store = Store::temporary().unwrap();
+        let now = t(0) + days(40);
+        let old = obs("link:old", "Old story here", Some(t(0)), &["旧闻"]);
+        let fresh = obs("link:new", "New story here", Some(now - days(1)), &[]);
+        store
+            .apply_batch(&ctx("a", "x", "a/x", now - days(1)), &[old.clone(), fresh])
+            .unwrap();
+        // b merged the old story by title: its own link becomes an alias.
+        let merged = obs("link:b-old", "Old story here!", Some(t(1)), &[]);
+        store
+            .apply_batch(&ctx("b", "y", "b/y", now - days(1)), &[merged.clone()])
+            .unwrap();
+        assert_eq!(store.len(), 2);
+        let report = store.sweep(&Retention::default(), now).unwrap();
+        assert_eq!(report.deleted, vec![hex(&item_id("link:old"))]);
+        assert_eq!(store.len(), 1);
+        assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+        assert!(store.is_tombstoned(&hex(&item_id("link:old"))).unwrap());
+        assert!(store.is_tombstoned(&hex(&item_id("link:b-old"))).unwrap());
+        // Identity path, alias path and title path (a third source) all stay out.
+        let third = obs("link:c-old", "OLD STORY HERE", Some(t(0)), &[]);
+        for (source, o) in [("a", old.clone()), ("b", merged), ("c", third)] {
+            let out = store
+                .apply_batch(&ctx(source, "z", &format!("{source}/z"), now), &[o])
+                .unwrap();
+            assert_eq!((out.new, out.tombstoned), (0, 1), "{source}");
+        }
+        assert_eq!(store.len(), 1);
+        assert_eq!(
+            store.count_label("旧闻"),
+            0,
+            "the label index lost the deleted item too"
+        );
+        // After the tombstone window the story may come back (and would be swept again).
+        let later = now + days(DEFAULT_KEEP_DAYS as i64) + chrono::Duration::minutes(1);
+        let report = store.sweep(&Retention::default(), later).unwrap();
+        assert_eq!(report.purged, 2);
+        assert!(!store.is_tombstoned(&hex(&item_id("link:old"))).unwrap());
+        assert!(store.verify().unwrap().is_empty());
+        let out = store
+            .apply_batch(&ctx("a", "x", "a/x", later), &[old])
+            .unwrap();
+        assert_eq!(out.new, 1);
+        assert!(store.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn shared_items_stay_while_any_source_keeps_them() {
+        let store = Store::temporary().unwrap();
+        let now = t(0) + days(10);
+        // a keeps 2 days, b keeps 30 (default); the story is on both.
+        store
+            .apply_batch(
+                &ctx("a", "x", "a/x", t(1)),
+                &[obs("link:s", "Shared story", Some(t(0)), &[])],
+            )
+            .unwrap();
+        store
+            .apply_batch(
+                &ctx("b", "y", "b/y", t(2)),
+                &[obs("link:s", "Shared story", Some(t(0)), &[])],
+            )
+            .unwrap();
+        let mut retention = Retention::default();
+        retention
+            .sources
+            .insert("a".into(), RetentionPolicy::new(Some(2), None));
+        retention
+            .sources
+            .insert("b".into(), RetentionPolicy::new(None, None));
+        let report = store.sweep(&retention, now).unwrap();
+        assert_eq!((report.deleted.len(), report.kept_shared), (0, 1));
+        assert_eq!(
+            store.count_source("a"),
+            1,
+            "still listed under both sources"
+        );
+        retention
+            .sources
+            .insert("b".into(), RetentionPolicy::new(Some(5), None));
+        let report = store.sweep(&retention, now).unwrap();
+        assert_eq!(report.deleted.len(), 1);
+        assert!(store.is_empty());
+        assert!(store.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn keep_items_keeps_the_newest_per_source() {
+        let store = Store::temporary().unwrap();
+        let batch: Vec<Observed> = (0..6)
+            .map(|i| obs(&format!("link:{i}"), &format!("Story {i}"), Some(t(i)), &[]))
+            .collect();
+        store
+            .apply_batch(&ctx("a", "x", "a/x", t(10)), &batch)
+            .unwrap();
+        let mut retention = Retention::default();
+        retention
+            .sources
+            .insert("a".into(), RetentionPolicy::new(None, Some(4)));
+        let report = store.sweep(&retention, t(11)).unwrap();
+        assert_eq!(report.deleted.len(), 2);
+        let titles: Vec<String> = all(&store).into_iter().map(|i| i.title).collect();
+        assert_eq!(titles, vec!["Story 5", "Story 4", "Story 3", "Story 2"]);
+        assert_eq!(store.len(), 4);
+        assert!(store.verify().unwrap().is_empty());
+        // Unconfigured sources get the 30-day default: nothing here is that old.
+        let report = store.sweep(&Retention::default(), t(11)).unwrap();
+        assert!(report.deleted.is_empty());
+    }
+
+    #[test]
+    fn verify_notices_a_missing_index_entry() {
+        let store = Store::temporary().unwrap();
+        let out = store
+            .apply_batch(
+                &ctx("s", "x", "s/x", t(2)),
+                &[obs("link:1", "Story one", Some(t(1)), &[])],
+            )
+            .unwrap();
+        assert!(store.verify().unwrap().is_empty());
+        assert!(store.debug_remove_index_entry(&out.ids[0]).unwrap());
+        let problems = store.verify().unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("by_time: missing entry"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn version_1_store_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .apply_batch(
+                    &ctx("s", "x", "s/x", t(2)),
+                    &[
+                        obs("link:1", "Story one", Some(t(1)), &[]),
+                        obs("link:2", "Story two", Some(t(1)), &[]),
+                    ],
+                )
+                .unwrap();
+            // What a version-1 store looked like: no counter, no source registry.
+            store.meta.remove(ITEM_COUNT_KEY).unwrap();
+            store.meta.remove(source_key("s")).unwrap();
+            store.meta.insert(SCHEMA_KEY, SCHEMA_V1.as_bytes()).unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.len(), 2);
+        assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+        assert_eq!(
+            store.meta.get(SCHEMA_KEY).unwrap().unwrap().as_ref(),
+            SCHEMA_VERSION.as_bytes()
+        );
+    }
+
+    #[test]
+    fn readers_never_see_half_a_batch() {
+        // Each batch holds a newest and an oldest story, so a scan that overlapped a commit
+        // without the commit lock could see one without the other.
+        let store = std::sync::Arc::new(Store::temporary().unwrap());
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..150i64 {
+                    let newest = t(12) + chrono::Duration::minutes(i);
+                    let oldest = t(0) - chrono::Duration::minutes(i);
+                    store
+                        .apply_batch_deferred(
+                            &ctx("s", "x", "s/x", newest),
+                            &[
+                                obs(
+                                    &format!("link:n{i}"),
+                                    &format!("New {i}"),
+                                    Some(newest),
+                                    &[],
+                                ),
+                                obs(
+                                    &format!("link:o{i}"),
+                                    &format!("Old {i}"),
+                                    Some(oldest),
+                                    &[],
+                                ),
+                            ],
+                        )
+                        .unwrap();
+                }
+            })
+        };
+        let mut reads = 0;
+        while !writer.is_finished() || reads == 0 {
+            let n = all(&store).len();
+            assert_eq!(n % 2, 0, "a query saw half a batch ({n} items)");
+            reads += 1;
+        }
+        writer.join().unwrap();
+        assert_eq!(all(&store).len(), 300);
     }
 }

@@ -14,7 +14,7 @@ use crate::fetch::{FetchOutcome, Fetcher, Validators};
 use crate::normalize::text::fold_label;
 use crate::poll::{process_body, system_clock, Clock, Poller, SectionReport};
 use crate::server::{self, AppState};
-use crate::store::{Store, StoreError};
+use crate::store::{Retention, Store, StoreError};
 
 /// Anything a command can fail with, with the context a user needs.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +105,8 @@ pub struct Running {
     pub poller: Arc<Poller>,
     /// The address the server listens on.
     pub addr: std::net::SocketAddr,
+    /// Periodic retention sweeps.
+    sweeper_task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -123,7 +125,8 @@ impl Running {
                 let _ = poller.await;
             }
         };
-        tokio::join!(stop_server, wait_polls);
+        // The sweeper exits at once unless a sweep is running, which it lets finish.
+        let (_, _, _swept) = tokio::join!(stop_server, wait_polls, self.sweeper_task);
         let _ = self.server_task.await;
     }
 }
@@ -140,6 +143,14 @@ pub fn start(
         Poller::new(config.clone(), store.clone(), clock.clone())
             .map_err(|e| AppError::Other(e.to_string()))?,
     );
+    // Retention: one sweep now, before any poll, then every SWEEP_EVERY until stopped.
+    sweep_and_log(&store, &Retention::from_config(&poller.config()), clock());
+    let sweeper_task = tokio::spawn(sweep_periodically(
+        poller.clone(),
+        store.clone(),
+        clock.clone(),
+        stop.clone(),
+    ));
     let state = web::Data::new(
         AppState::new(config, store, clock).with_poll_metrics(poller.metrics.clone()),
     );
@@ -155,7 +166,53 @@ pub fn start(
         stop: stop_tx,
         poller,
         addr,
+        sweeper_task,
     })
+}
+
+/// How often `serve` runs the retention sweep (it also runs once when serving starts).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+/// Runs one retention sweep as of `now` and logs what it did (a failure is logged, not fatal:
+/// the next sweep tries again).
+fn sweep_and_log(store: &Store, retention: &Retention, now: chrono::DateTime<chrono::Utc>) {
+    match store.sweep(retention, now) {
+        Ok(report) if report.deleted.is_empty() && report.purged == 0 => {}
+        Ok(report) => tracing::info!(
+            deleted = report.deleted.len(),
+            kept_shared = report.kept_shared,
+            tombstones_purged = report.purged,
+            "retention sweep"
+        ),
+        Err(e) => tracing::warn!("retention sweep failed: {e}"),
+    }
+}
+
+/// Sweeps every [`SWEEP_EVERY`] (off the async workers) with the poller's current config until
+/// `stop` turns true.
+async fn sweep_periodically(
+    poller: Arc<Poller>,
+    store: Arc<Store>,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await; // the first tick is immediate; `start` has just swept
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    return;
+                }
+                continue;
+            }
+        }
+        let retention = Retention::from_config(&poller.config());
+        let (store, now) = (store.clone(), clock());
+        let _ = tokio::task::spawn_blocking(move || sweep_and_log(&store, &retention, now)).await;
+    }
 }
 
 /// `headwire poll --once`: every section once under the configured caps.

@@ -530,7 +530,7 @@ enum Resolved {
 
 /// What a title lookup found.
 enum TitleMatch {
-    Item([u8; 16], Item),
+    Item([u8; 16], Box<Item>),
     Tombstone,
     None,
 }
@@ -862,7 +862,7 @@ impl Store {
         }
         if let Some(window) = ctx.title_window {
             match self.find_title_match(obs, ctx, window, plan)? {
-                TitleMatch::Item(id, item) => return Ok(Resolved::Merged(id, item)),
+                TitleMatch::Item(id, item) => return Ok(Resolved::Merged(id, *item)),
                 TitleMatch::Tombstone => return Ok(Resolved::Tombstoned),
                 TitleMatch::None => {}
             }
@@ -895,7 +895,7 @@ impl Store {
                     && other_source(&item.sources)
                     && close(item.published)
                 {
-                    return Ok(TitleMatch::Item(id, item));
+                    return Ok(TitleMatch::Item(id, Box::new(item)));
                 }
                 continue;
             }
@@ -1933,7 +1933,7 @@ mod tests {
             .unwrap();
         for hour in [3, 4] {
             let out = store
-                .apply_batch(&ctx("b", "y", "b/y", t(hour)), &[b.clone()])
+                .apply_batch(&ctx("b", "y", "b/y", t(hour)), std::slice::from_ref(&b))
                 .unwrap();
             assert_eq!(out.new, 0, "poll at {hour}h");
         }
@@ -1961,14 +1961,20 @@ mod tests {
         let mut full = obs("link:1", "完整的长标题", Some(t(1)), &[]);
         full.summary = Some("<p>摘要</p>".into());
         store
-            .apply_batch(&ctx("s", "home", "s/home", t(2)), &[home.clone()])
+            .apply_batch(
+                &ctx("s", "home", "s/home", t(2)),
+                std::slice::from_ref(&home),
+            )
             .unwrap();
         for hour in 3..6 {
             store
                 .apply_batch(&ctx("s", "news", "s/news", t(hour)), &[full.clone()])
                 .unwrap();
             store
-                .apply_batch(&ctx("s", "home", "s/home", t(hour)), &[home.clone()])
+                .apply_batch(
+                    &ctx("s", "home", "s/home", t(hour)),
+                    std::slice::from_ref(&home),
+                )
                 .unwrap();
         }
         let item = &all(&store)[0];
@@ -2001,7 +2007,10 @@ mod tests {
         // b merged the old story by title: its own link becomes an alias.
         let merged = obs("link:b-old", "Old story here!", Some(t(1)), &[]);
         store
-            .apply_batch(&ctx("b", "y", "b/y", now - days(1)), &[merged.clone()])
+            .apply_batch(
+                &ctx("b", "y", "b/y", now - days(1)),
+                std::slice::from_ref(&merged),
+            )
             .unwrap();
         assert_eq!(store.len(), 2);
         let report = store.sweep(&Retention::default(), now).unwrap();

@@ -144,7 +144,7 @@ pub fn start(
             .map_err(|e| AppError::Other(e.to_string()))?,
     );
     // Retention: one sweep now, before any poll, then every SWEEP_EVERY until stopped.
-    sweep_and_log(&store, &Retention::from_config(&poller.config()), clock());
+    sweep_and_log(&store, &Retention::from_config(poller.config().as_ref()), clock());
     let sweeper_task = tokio::spawn(sweep_periodically(
         poller.clone(),
         store.clone(),
@@ -209,7 +209,7 @@ async fn sweep_periodically(
                 continue;
             }
         }
-        let retention = Retention::from_config(&poller.config());
+        let retention = Retention::from_config(poller.config().as_ref());
         let (store, now) = (store.clone(), clock());
         let _ = tokio::task::spawn_blocking(move || sweep_and_log(&store, &retention, now)).await;
     }

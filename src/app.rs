@@ -144,7 +144,11 @@ pub fn start(
             .map_err(|e| AppError::Other(e.to_string()))?,
     );
     // Retention: one sweep now, before any poll, then every SWEEP_EVERY until stopped.
-    sweep_and_log(&store, &Retention::from_config(poller.config().as_ref()), clock());
+    sweep_and_log(
+        &store,
+        &Retention::from_config(poller.config().as_ref()),
+        clock(),
+    );
     let sweeper_task = tokio::spawn(sweep_periodically(
         poller.clone(),
         store.clone(),

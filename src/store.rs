@@ -209,6 +209,12 @@ pub enum StoreError {
         /// The sled error.
         source: sled::Error,
     },
+    /// Another process holds the store's lock.
+    #[error("store at {path} is in use by another process (sled holds a lock on it); stop the other headwire or point [store] path elsewhere")]
+    Locked {
+        /// The store directory.
+        path: String,
+    },
     /// The store was written by a different layout version.
     #[error("store at {path} has layout `{found}` but this headwire reads `{expected}`; use the matching headwire version or move the directory aside to start a new store")]
     Schema {
@@ -440,6 +446,11 @@ fn source_key(source: &str) -> Vec<u8> {
     key
 }
 
+/// Whether sled failed to open because another handle (or process) holds the file lock.
+fn is_lock_conflict(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(e) if e.to_string().contains("could not acquire lock"))
+}
+
 fn decode_u64(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
@@ -538,18 +549,35 @@ enum TitleMatch {
 impl Store {
     /// Opens (or creates) the store at `path`, checking its layout version (a `headwire-store/1`
     /// store is migrated in place; any other version is refused).
+    ///
+    /// sled may hold its file lock for a moment after the last handle of a store is dropped
+    /// (a background write finishing), so a lock conflict is retried for up to 2 s before it is
+    /// reported as [`StoreError::Locked`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let path_text = path.display().to_string();
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(64 * 1024 * 1024)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|source| StoreError::Sled {
-                path: path_text.clone(),
-                source,
-            })?;
-        Store::from_db(db, path_text)
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let opened = sled::Config::new()
+                .path(path)
+                .cache_capacity(64 * 1024 * 1024)
+                .flush_every_ms(Some(500))
+                .open();
+            match opened {
+                Ok(db) => return Store::from_db(db, path_text),
+                Err(e) if is_lock_conflict(&e) => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::Locked { path: path_text });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(source) => {
+                    return Err(StoreError::Sled {
+                        path: path_text,
+                        source,
+                    })
+                }
+            }
+        }
     }
 
     /// Opens a throwaway in-memory store (tests, `check`).
@@ -1325,7 +1353,9 @@ impl Store {
         }
     }
     /// Runs a feed query: newest first, filtered, at most `limit` items; `keep` is an extra
-    /// predicate (keywords) applied while scanning so the scan still stops at `limit`.
+    /// predicate (keywords) applied while scanning so the scan still stops at `limit`. The
+    /// whole scan sees one committed state (commits wait for it), so `keep` must not call
+    /// back into the store.
     pub fn query(
         &self,
         query: &Query,
@@ -2199,5 +2229,19 @@ mod tests {
         }
         writer.join().unwrap();
         assert_eq!(all(&store).len(), 300);
+    }
+    #[test]
+    fn a_store_in_use_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("in use by another process"),
+            "{err}"
+        );
+        drop(first);
+        // Once the holder is gone the store opens again (waiting out sled's background writes).
+        assert!(Store::open(dir.path()).is_ok());
     }
 }

@@ -10,7 +10,7 @@
 //!   retention deleted it, a tombstone (so a deleted story's title still blocks its return)
 //! - `aliases`: id of an identity merged into another item by title → that item's id
 //! - `aliases_by_item`: item id + alias id → () (the aliases to drop with the item)
-//! - `tombstones`: id → [`Tombstone`] (JSON): deleted items and their aliases
+//! - `tombstones`: id → `Tombstone` (JSON): deleted items and their aliases
 //! - `tomb_expiry`: expiry time (8 bytes, big-endian, oldest first) + id → ()
 //! - `status`: `source/section` → [`SectionStatus`] (JSON)
 //! - `meta`: schema version, item count, last change, and `source/<id>` for every source that

@@ -199,13 +199,19 @@ fn child(portal: &str, dir: &Path, first_round: i64) {
                 let (store, fetcher, runtime) = (&store, &fetcher, &runtime);
                 scope.spawn(move || {
                     let url = section.url.join(&round.to_string()).unwrap();
-                    let fetched = runtime.block_on(fetcher.fetch(
-                        &url,
-                        &source.headers,
-                        &Validators::default(),
-                    ));
-                    let Ok(FetchOutcome::Body(body)) = fetched else {
-                        panic!("fetch {url}: {fetched:?}");
+                    // A slow fixture on a busy machine is no store problem: retry the fetch.
+                    let mut attempts = 0;
+                    let body = loop {
+                        attempts += 1;
+                        match runtime.block_on(fetcher.fetch(
+                            &url,
+                            &source.headers,
+                            &Validators::default(),
+                        )) {
+                            Ok(FetchOutcome::Body(body)) => break body,
+                            other if attempts < 5 => eprintln!("fetch {url}: {other:?}; again"),
+                            other => panic!("fetch {url}: {other:?}"),
+                        }
                     };
                     let processed = process_body(
                         &body.bytes,

@@ -22,7 +22,8 @@ use crate::config::Config;
 use crate::poll::{Clock, PollMetrics};
 use crate::render::{self, FeedMeta, SourceInfo};
 use crate::store::{Item, Query, Store};
-use cache::{RenderCache, Rendered};
+use actix_web::web::Bytes;
+use cache::{Coding, RenderCache, Rendered};
 use query::{parse_query, FeedQuery};
 
 /// Default render-cache size in bytes.
@@ -139,25 +140,32 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner().clone())
     }
 
-    /// Replaces the configuration (reload).
+    /// Replaces the configuration (reload) and forgets every cached rendering, since titles,
+    /// sources and the token may have changed.
     pub fn set_config(&self, config: Arc<Config>) {
         match self.config.write() {
             Ok(mut guard) => *guard = config,
             Err(e) => *e.into_inner() = config,
         }
+        self.cache.clear();
     }
 }
 
-/// Registers every route.
+/// Registers every route. Feeds negotiate their own compression (cached compressed copies);
+/// every other route goes through actix's `Compress` middleware.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/feed.rss", web::get().to(feed_rss))
         .route("/feed.atom", web::get().to(feed_atom))
         .route("/feed.json", web::get().to(feed_json))
-        .route("/healthz", web::get().to(healthz))
-        .route("/", web::get().to(pages::index))
-        .route("/opml", web::get().to(pages::opml))
-        .route("/api/status", web::get().to(pages::status))
-        .route("/metrics", web::get().to(pages::metrics));
+        .service(
+            web::scope("")
+                .wrap(actix_web::middleware::Compress::default())
+                .route("/healthz", web::get().to(healthz))
+                .route("/", web::get().to(pages::index))
+                .route("/opml", web::get().to(pages::opml))
+                .route("/api/status", web::get().to(pages::status))
+                .route("/metrics", web::get().to(pages::metrics)),
+        );
 }
 
 async fn feed_rss(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -221,60 +229,80 @@ pub fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
+fn unix_minute(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(60)
+}
+
+/// Serves one feed request. The hit path (the common case) is a cache lookup keyed by the
+/// raw query string and a write of shared bytes; parsing, the token check and rendering happen
+/// only on a miss, and only successful renderings are cached.
 fn feed(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
     let started = Instant::now();
-    let config = state.config();
-    let now = (state.clock)();
-    let known = |id: &str| config.sources.iter().any(|s| s.id == id);
-    let query = match parse_query(req.query_string(), now, &known) {
-        Ok(q) => q,
-        Err(reason) => return bad_request(&reason),
-    };
-    if let Some(denied) = token_denied(&config, query.token.as_deref()) {
-        return denied;
-    }
-    let key = format!(
-        "{}?{}#{}",
-        format.path(),
-        req.query_string(),
-        query.since.map(|t| t.timestamp() / 60).unwrap_or(0)
-    );
+    let raw_query = req.query_string();
     let generation = state.store.generation();
-    let rendered = match state.cache.get(&key, generation) {
+    let hit = state.cache.get(format as u8, raw_query, generation, || {
+        unix_minute((state.clock)())
+    });
+    let rendered = match hit {
         Some(hit) => {
             state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
             hit
         }
-        None => {
-            let rendered = match render_feed(req, state, &config, &query, format) {
-                Ok(r) => r,
-                Err(message) => {
-                    tracing::error!("feed render failed: {message}");
-                    return HttpResponse::InternalServerError()
-                        .content_type("text/plain; charset=utf-8")
-                        .body("the store could not be read; see the server log\n");
-                }
-            };
-            state.metrics.renders.fetch_add(1, Ordering::Relaxed);
-            state.cache.put(key, generation, rendered.clone());
-            rendered
-        }
+        None => match render_miss(req, state, format, generation) {
+            Ok(rendered) => rendered,
+            Err(response) => {
+                state.metrics.record(format.path(), started);
+                return response;
+            }
+        },
     };
-    let response = respond(req, format, rendered);
+    let response = respond(req, format, &rendered);
     state.metrics.record(format.path(), started);
     response
 }
 
-fn respond(req: &HttpRequest, format: Format, rendered: Rendered) -> HttpResponse {
-    let not_modified = match req.headers().get(header::IF_NONE_MATCH) {
+/// Parses, checks the token, renders and caches a feed that was not in the cache.
+#[allow(clippy::result_large_err)] // the error is the response to send
+fn render_miss(
+    req: &HttpRequest,
+    state: &AppState,
+    format: Format,
+    generation: u64,
+) -> Result<Arc<Rendered>, HttpResponse> {
+    let config = state.config();
+    let now = (state.clock)();
+    let known = |id: &str| config.sources.iter().any(|s| s.id == id);
+    let query = parse_query(req.query_string(), now, &known).map_err(|r| bad_request(&r))?;
+    if let Some(denied) = token_denied(&config, query.token.as_deref()) {
+        return Err(denied);
+    }
+    let rendered = render_feed(req, state, &config, &query, format).map_err(|message| {
+        tracing::error!("feed render failed: {message}");
+        HttpResponse::InternalServerError()
+            .content_type("text/plain; charset=utf-8")
+            .body("the store could not be read; see the server log\n")
+    })?;
+    let rendered = Arc::new(rendered);
+    state.metrics.renders.fetch_add(1, Ordering::Relaxed);
+    state.cache.put(
+        format as u8,
+        req.query_string(),
+        generation,
+        query.since_relative.then(|| unix_minute(now)),
+        rendered.clone(),
+    );
+    Ok(rendered)
+}
+
+fn respond(req: &HttpRequest, format: Format, rendered: &Rendered) -> HttpResponse {
+    let headers = req.headers();
+    let not_modified = match headers.get(header::IF_NONE_MATCH) {
         Some(value) => etag_matches(value, &rendered.etag),
-        None => req
-            .headers()
+        None => headers
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| DateTime::parse_from_rfc2822(v.trim()).ok())
-            .zip(DateTime::parse_from_rfc2822(&rendered.last_modified).ok())
-            .is_some_and(|(since, modified)| modified <= since),
+            .is_some_and(|since| rendered.modified_unix <= since.timestamp()),
     };
     let mut builder = if not_modified {
         HttpResponse::NotModified()
@@ -284,23 +312,32 @@ fn respond(req: &HttpRequest, format: Format, rendered: Rendered) -> HttpRespons
     builder
         .insert_header((header::ETAG, rendered.etag.clone()))
         .insert_header((header::LAST_MODIFIED, rendered.last_modified.clone()))
-        .insert_header((
-            header::CACHE_CONTROL,
-            format!("public, max-age={}", rendered.max_age),
-        ))
-        .insert_header((header::VARY, "Accept-Encoding"));
+        .insert_header((header::CACHE_CONTROL, rendered.cache_control.clone()))
+        .insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding")));
     if not_modified {
         return builder.finish();
     }
+    let coding = Coding::negotiate(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .map(HeaderValue::as_bytes),
+    );
+    let (body, coding) = rendered.body_in(coding);
+    if let Some(value) = coding.header() {
+        builder.insert_header((header::CONTENT_ENCODING, value));
+    }
     builder
-        .insert_header((header::CONTENT_TYPE, format.content_type()))
-        .body(rendered.body)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        ))
+        .body(body)
 }
 
 /// Whether an `If-None-Match` value matches our strong ETag (weak comparison, as RFC 9110
 /// allows for `If-None-Match`).
-fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
-    let Ok(text) = value.to_str() else {
+fn etag_matches(value: &HeaderValue, etag: &HeaderValue) -> bool {
+    let (Ok(text), Ok(etag)) = (value.to_str(), etag.to_str()) else {
         return false;
     };
     let ours = etag.trim_start_matches("W/");
@@ -333,6 +370,7 @@ fn render_feed(
             .iter()
             .find(|s| s.id == id)
             .map(|s| SourceInfo {
+                id: s.id.clone(),
                 name: s.name.clone(),
                 url: s.url.as_ref().map(|u| u.to_string()),
             })
@@ -351,16 +389,13 @@ fn render_feed(
     } else {
         format!("{base}{path}?{}", req.query_string())
     };
-    let token_suffix = query
-        .token
-        .as_ref()
-        .map(|t| {
-            format!(
-                "?token={}",
-                url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
-            )
-        })
-        .unwrap_or_default();
+    let token_suffix = match (&config.server.token, &query.token) {
+        (Some(_), Some(token)) => format!(
+            "?token={}",
+            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+        ),
+        _ => String::new(),
+    };
     let meta = FeedMeta {
         title: feed_title(config, query),
         site_url: format!("{base}/{token_suffix}"),
@@ -377,12 +412,17 @@ fn render_feed(
         Format::Atom => render::atom::render(&items, &meta, &lookup),
         Format::Json => render::json::render(&items, &meta, &lookup),
     };
-    Ok(Rendered {
-        etag: format!("\"{:016x}\"", xxh3_64(body.as_bytes())),
-        body: body.into(),
-        last_modified: http_date(updated),
-        max_age: interval.as_secs().max(1),
-    })
+    let header = |text: String| {
+        HeaderValue::from_str(&text).map_err(|e| format!("header value {text:?}: {e}"))
+    };
+    let etag = header(format!("\"{:016x}\"", xxh3_64(body.as_bytes())))?;
+    Ok(Rendered::new(
+        Bytes::from(body),
+        etag,
+        header(http_date(updated))?,
+        updated.timestamp(),
+        header(format!("public, max-age={}", interval.as_secs().max(1)))?,
+    ))
 }
 
 /// The shortest poll interval among the sections behind a response (all sections when the
@@ -443,7 +483,6 @@ pub fn build(
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
-            .wrap(actix_web::middleware::Compress::default())
             .configure(routes)
     })
     .workers(
@@ -473,9 +512,10 @@ mod tests {
     #[test]
     fn etag_matching() {
         let v = HeaderValue::from_static("\"abc\", W/\"def\"");
-        assert!(etag_matches(&v, "\"def\""));
-        assert!(etag_matches(&v, "\"abc\""));
-        assert!(!etag_matches(&v, "\"xyz\""));
-        assert!(etag_matches(&HeaderValue::from_static("*"), "\"q\""));
+        let etag = |s: &'static str| HeaderValue::from_static(s);
+        assert!(etag_matches(&v, &etag("\"def\"")));
+        assert!(etag_matches(&v, &etag("\"abc\"")));
+        assert!(!etag_matches(&v, &etag("\"xyz\"")));
+        assert!(etag_matches(&HeaderValue::from_static("*"), &etag("\"q\"")));
     }
 }

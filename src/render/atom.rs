@@ -8,15 +8,21 @@ use std::collections::BTreeMap;
 use atom_syndication::extension::{Extension, ExtensionMap};
 use chrono::FixedOffset;
 
-use super::{entry_urn, primary_source, summary_html, xml_text, FeedMeta, SourceLookup};
+use super::{
+    entry_urn, primary_source, push_xml_escaped, summary_html, xml_text, FeedMeta, SourceLookup,
+};
 use crate::store::Item;
 
 /// The Media RSS namespace (`media:content` for images).
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
+/// `<media:content>` for an image. atom_syndication writes extension attributes verbatim
+/// (unlike its own elements), so the URL is escaped here.
 fn media_content(image: &str) -> ExtensionMap {
+    let mut url = String::with_capacity(image.len() + 8);
+    push_xml_escaped(&mut url, image);
     let mut attrs = BTreeMap::new();
-    attrs.insert("url".to_string(), xml_text(image));
+    attrs.insert("url".to_string(), url);
     attrs.insert("medium".to_string(), "image".to_string());
     attrs.insert(
         "type".to_string(),
@@ -157,7 +163,7 @@ mod tests {
     fn renders_parseable_atom_with_escapes() {
         let mut first = item(1, NASTY);
         first.summary = Some(HOSTILE_SUMMARY.into());
-        first.image = Some("https://img.example.com/p.jpg".into());
+        first.image = Some("https://img.example.com/p.jpg?a=1&b=\"2\"".into());
         let items = vec![first, item(2, "普通标题")];
         let xml = render(&items, &meta(), &lookup);
         let feed: atom_syndication::Feed = xml.parse().unwrap();
@@ -187,7 +193,7 @@ mod tests {
         assert_eq!(first.links()[1].rel(), "enclosure");
         assert_eq!(
             first.extensions()["media"]["content"][0].attrs()["url"],
-            "https://img.example.com/p.jpg"
+            "https://img.example.com/p.jpg?a=1&b=\"2\""
         );
         assert!(xml.contains("xmlns:media=\"http://search.yahoo.com/mrss/\""));
     }

@@ -425,24 +425,54 @@ fn render_feed(
     ))
 }
 
-/// The shortest poll interval among the sections behind a response (all sections when the
-/// response is empty), so readers are told to come back no sooner than new items can appear.
+/// Whether a configured section answers a folded `?section=` value (its key, id or name).
+fn section_matches(
+    source: &crate::config::Source,
+    section: &crate::config::Section,
+    key: &str,
+) -> bool {
+    use crate::normalize::text::fold_label;
+    fold_label(&section.key(source)) == key
+        || fold_label(&section.id) == key
+        || fold_label(&section.name) == key
+}
+
+/// The shortest poll interval among the sections behind a response: the sections its items
+/// were seen in, else (an empty response) the sections the query names, else every section of
+/// the requested sources — so readers are told to come back no sooner than new items can
+/// appear.
 fn min_interval(config: &Config, items: &[Item], query: &FeedQuery) -> std::time::Duration {
     let from_items = items
         .iter()
         .flat_map(|i| i.sections.iter())
         .filter_map(|key| config.section(key).map(|(_, s)| s.interval))
         .min();
+    let in_sources = |source: &crate::config::Source| {
+        query.sources.is_empty() || query.sources.contains(&source.id)
+    };
+    let named = || {
+        config
+            .sections()
+            .filter(|(source, section)| {
+                in_sources(source)
+                    && query
+                        .sections
+                        .iter()
+                        .any(|key| section_matches(source, section, key))
+            })
+            .map(|(_, s)| s.interval)
+            .min()
+    };
+    let all = || {
+        config
+            .sections()
+            .filter(|(source, _)| in_sources(source))
+            .map(|(_, s)| s.interval)
+            .min()
+    };
     from_items
-        .or_else(|| {
-            config
-                .sections()
-                .filter(|(source, _)| {
-                    query.sources.is_empty() || query.sources.contains(&source.id)
-                })
-                .map(|(_, s)| s.interval)
-                .min()
-        })
+        .or_else(named)
+        .or_else(all)
         .unwrap_or(crate::config::DEFAULT_INTERVAL)
 }
 
@@ -456,10 +486,7 @@ fn feed_title(config: &Config, query: &FeedQuery) -> String {
     for section in &query.sections {
         let name = config
             .sections()
-            .find(|(_, s)| {
-                crate::normalize::text::fold_label(&s.id) == *section
-                    || crate::normalize::text::fold_label(&s.name) == *section
-            })
+            .find(|(source, s)| section_matches(source, s, section))
             .map(|(_, s)| s.name.clone())
             .unwrap_or_else(|| section.clone());
         parts.push(name);

@@ -64,9 +64,10 @@ a.fmt:hover{border-color:var(--accent)}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.45rem .5rem;border-top:1px solid var(--line);vertical-align:top;font-size:.9rem}\
 th{color:var(--muted);font-weight:600;font-size:.78rem;text-transform:uppercase;letter-spacing:.04em;border-top:0}\
 td.num{text-align:right;font-variant-numeric:tabular-nums}th.num{text-align:right}\
+td a.page{color:var(--fg);font-weight:600;text-decoration:none}td a.page:hover{text-decoration:underline}\
 code{font-size:.8rem;color:var(--muted)}.ok{color:var(--ok)}.err{color:var(--err)}\
-form .row{display:flex;flex-wrap:wrap;gap:.6rem 1rem;margin:.6rem 0}\
-form label{display:flex;flex-direction:column;font-size:.8rem;color:var(--muted);flex:1 1 10rem}\
+form .row{display:grid;grid-template-columns:repeat(auto-fit,minmax(16rem,1fr));gap:.6rem 1rem;margin:.6rem 0 .9rem}\
+form label{display:flex;flex-direction:column;gap:.15rem;font-size:.8rem;color:var(--muted)}\
 input,select{font:inherit;padding:.35rem .5rem;border:1px solid #cfd6de;border-radius:6px;background:#fff;color:var(--fg)}\
 button{font:inherit;padding:.4rem .9rem;border:0;border-radius:6px;background:var(--accent);color:#fff;cursor:pointer;margin-right:.4rem}\
 button.alt{background:#334155}\
@@ -235,7 +236,7 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
             };
             let _ = write!(
                 html,
-                "<tr><td><a href=\"{page}\">{name}</a><br><code>{key}</code> · every {interval}</td>\
+                "<tr><td><a class=\"page\" href=\"{page}\">{name}</a><br><code>{key}</code> · every {interval}</td>\
                  <td class=\"num\">{count}</td><td>{ok}</td><td>{error}</td><td>",
                 page = escape_html(section.url.as_str()),
                 name = escape_html(&section.name),

@@ -308,7 +308,7 @@ async fn newsboat_reloads_the_feeds_into_its_cache() {
                 )
             })
             .collect();
-        got.sort_by(|a, b| b.0.cmp(&a.0));
+        got.sort_by_key(|(when, _)| std::cmp::Reverse(*when));
         let got_titles: Vec<String> = got.iter().map(|(_, t)| t.clone()).collect();
         assert_eq!(&got_titles, expected, "{url}\n{log}");
         for (when, title) in &got {

@@ -107,6 +107,12 @@ fn t2s() -> Option<&'static OpenCC> {
         .as_ref()
 }
 
+/// Builds the traditional → simplified tables now rather than on the first CJK label (the
+/// server calls this at start so no request or poll pays for it).
+pub fn warm_up() {
+    let _ = t2s();
+}
+
 /// Converts traditional Chinese characters to simplified ones; text without any CJK
 /// ideograph is returned as is without touching the converter.
 pub fn to_simplified(text: &str) -> Cow<'_, str> {

@@ -116,6 +116,7 @@ pub struct AppState {
 impl AppState {
     /// State for a config and store.
     pub fn new(config: Arc<Config>, store: Arc<Store>, clock: Clock) -> AppState {
+        crate::normalize::text::warm_up();
         AppState {
             config: RwLock::new(config),
             store,

@@ -250,10 +250,10 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         }
         html.push_str("</table></section>");
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
         "<footer><a href=\"{status}\">status (JSON)</a> · <a href=\"{metrics}\">metrics</a> · \
-         <a href=\"{opml}\">OPML</a> · headwire {version}</footer></main></body></html>\n",
+         <a href=\"{opml}\">OPML</a> · headwire {version}</footer></main></body></html>",
         status = escape_html(&format!("{base}/api/status{token}")),
         metrics = escape_html(&format!("{base}/metrics")),
         opml = escape_html(&format!("{base}/opml{token}")),

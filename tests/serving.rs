@@ -443,6 +443,27 @@ async fn validators_answer_304_and_bodies_compress() {
         assert_eq!(identity.header("content-encoding"), "");
         assert_eq!(identity.raw, first.raw);
     }
+    // HEAD answers like GET without a body (link checkers, some readers).
+    let head = h
+        .http
+        .head(h.url("/feed.atom?limit=5"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    let head_etag = head.headers()["etag"].to_str().unwrap().to_string();
+    assert!(head.bytes().await.unwrap().is_empty());
+    assert_eq!(head_etag, h.get("/feed.atom?limit=5").await.header("etag"));
+    assert_eq!(h.http.head(h.url("/")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        h.http
+            .post(h.url("/feed.rss"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     // Pages are compressed too (by the middleware).
     let index = h.get_with("/", &[("accept-encoding", "gzip")]).await;
     assert_eq!(index.status, 200);

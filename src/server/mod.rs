@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{guard, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -29,7 +29,7 @@ use query::{parse_query, FeedQuery};
 /// Default render-cache size in bytes.
 pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
-/// The feed formats served.
+/// The feed formats served (the discriminant is the route's index in `ROUTES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// RSS 2.0.
@@ -90,8 +90,15 @@ const ROUTES: [&str; 8] = [
 impl ServerMetrics {
     fn record(&self, route: &str, started: Instant) {
         if let Some(i) = ROUTES.iter().position(|r| *r == route) {
-            self.routes[i].requests.fetch_add(1, Ordering::Relaxed);
-            self.routes[i]
+            self.record_at(i, started);
+        }
+    }
+
+    /// Counts a request for `ROUTES[index]` (feeds pass their index: no string search).
+    fn record_at(&self, index: usize, started: Instant) {
+        if let Some(route) = self.routes.get(index) {
+            route.requests.fetch_add(1, Ordering::Relaxed);
+            route
                 .micros
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         }
@@ -152,20 +159,22 @@ impl AppState {
     }
 }
 
-/// Registers every route. Feeds negotiate their own compression (cached compressed copies);
-/// every other route goes through actix's `Compress` middleware.
+/// Registers every route (GET, and HEAD for link checkers). Feeds negotiate their own
+/// compression (cached compressed copies); every other route goes through actix's `Compress`
+/// middleware.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/feed.rss", web::get().to(feed_rss))
-        .route("/feed.atom", web::get().to(feed_atom))
-        .route("/feed.json", web::get().to(feed_json))
+    let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
+    cfg.route("/feed.rss", get_or_head().to(feed_rss))
+        .route("/feed.atom", get_or_head().to(feed_atom))
+        .route("/feed.json", get_or_head().to(feed_json))
         .service(
             web::scope("")
                 .wrap(actix_web::middleware::Compress::default())
-                .route("/healthz", web::get().to(healthz))
-                .route("/", web::get().to(pages::index))
-                .route("/opml", web::get().to(pages::opml))
-                .route("/api/status", web::get().to(pages::status))
-                .route("/metrics", web::get().to(pages::metrics)),
+                .route("/healthz", get_or_head().to(healthz))
+                .route("/", get_or_head().to(pages::index))
+                .route("/opml", get_or_head().to(pages::opml))
+                .route("/api/status", get_or_head().to(pages::status))
+                .route("/metrics", get_or_head().to(pages::metrics)),
         );
 }
 
@@ -252,13 +261,13 @@ fn feed(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
         None => match render_miss(req, state, format, generation) {
             Ok(rendered) => rendered,
             Err(response) => {
-                state.metrics.record(format.path(), started);
+                state.metrics.record_at(format as usize, started);
                 return response;
             }
         },
     };
     let response = respond(req, format, &rendered);
-    state.metrics.record(format.path(), started);
+    state.metrics.record_at(format as usize, started);
     response
 }
 
@@ -388,7 +397,7 @@ fn render_feed(
     let self_url = if req.query_string().is_empty() {
         format!("{base}{path}")
     } else {
-        format!("{base}{path}?{}", req.query_string())
+        format!("{base}{path}?{}", uri_safe(req.query_string()))
     };
     let token_suffix = match (&config.server.token, &query.token) {
         (Some(_), Some(token)) => format!(
@@ -424,6 +433,32 @@ fn render_feed(
         updated.timestamp(),
         header(format!("public, max-age={}", interval.as_secs().max(1)))?,
     ))
+}
+
+/// The request's query as it appeared, with any byte a URI may not carry (non-ASCII text sent
+/// raw by a lenient client, spaces, quotes, angle brackets) percent-encoded, so the self link
+/// is the requested URL and still a valid URI.
+fn uri_safe(query: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_byte = |b: u8| {
+        b <= b' '
+            || b >= 0x7F
+            || matches!(
+                b,
+                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+            )
+    };
+    if !query.bytes().any(unsafe_byte) {
+        return std::borrow::Cow::Borrowed(query);
+    }
+    let mut out = String::with_capacity(query.len() * 3);
+    for b in query.bytes() {
+        if unsafe_byte(b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether a configured section answers a folded `?section=` value (its key, id or name).
@@ -535,6 +570,42 @@ mod tests {
         assert!(!constant_time_eq("secret", "secret2"));
         assert!(!constant_time_eq("", "x"));
         assert!(constant_time_eq("", ""));
+    }
+
+    #[test]
+    fn a_config_change_forgets_cached_renderings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feeds.toml");
+        let text = "[[source]]\nid = \"s\"\nname = \"S\"\n[[source.section]]\nid = \"a\"\nname = \"A\"\nurl = \"http://127.0.0.1:9/\"\nitem = \"li\"\ntitle = \"a\"\n";
+        let config = Arc::new(Config::parse(text, &path).unwrap());
+        let store = Arc::new(Store::temporary().unwrap());
+        let state = AppState::new(config.clone(), store, crate::poll::system_clock());
+        let rendered = Arc::new(Rendered::new(
+            Bytes::from_static(b"x"),
+            HeaderValue::from_static("\"e\""),
+            HeaderValue::from_static("x"),
+            0,
+            HeaderValue::from_static("x"),
+        ));
+        state.cache.put(0, "", 1, None, rendered);
+        assert_eq!(state.cache.len(), 1);
+        state.set_config(config);
+        assert!(state.cache.is_empty());
+    }
+
+    #[test]
+    fn self_links_are_valid_uris() {
+        assert_eq!(
+            uri_safe("section=%E6%97%B6&limit=5"),
+            "section=%E6%97%B6&limit=5"
+        );
+        assert_eq!(uri_safe("section=时 政"), "section=%E6%97%B6%20%E6%94%BF");
+        assert_eq!(uri_safe("q=\"<x>\""), "q=%22%3Cx%3E%22");
+        assert!(
+            ROUTES[Format::Rss as usize] == Format::Rss.path()
+                && ROUTES[Format::Atom as usize] == Format::Atom.path()
+                && ROUTES[Format::Json as usize] == Format::Json.path()
+        );
     }
 
     #[test]

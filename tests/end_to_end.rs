@@ -156,11 +156,12 @@ async fn polls_dedupes_serves_and_survives_restart() {
             by_key["portal/politics"].found, 3,
             "the twice-linked story is one"
         );
-        assert_eq!(by_key["portal/politics"].new, 3);
         assert_eq!(by_key["portal/world"].found, 2);
+        // Sections are polled concurrently, so whichever sees the shared story first creates it.
         assert_eq!(
-            by_key["portal/world"].new, 1,
-            "the shared story is not new in the second section"
+            by_key["portal/politics"].new + by_key["portal/world"].new,
+            4,
+            "the shared story is new only once"
         );
         assert!(by_key["portal/broken"].error.is_some(), "500 is an error");
         assert_eq!(

@@ -57,8 +57,9 @@ pub struct StoreSettings {
     pub title_window: Option<Duration>,
 }
 
-/// Polling engine settings: politeness and limits.
-#[derive(Debug, Clone)]
+/// Polling engine settings: politeness and limits (compared on reload to decide whether the
+/// HTTP client and the caps must be rebuilt).
+#[derive(Debug, Clone, PartialEq)]
 pub struct PollSettings {
     /// At most this many fetches in flight at once.
     pub concurrency: usize,
@@ -544,12 +545,21 @@ impl Validator<'_> {
                 },
                 None => DEFAULT_MAX_BODY,
             },
-            user_agent: raw
-                .poll
-                .user_agent
-                .as_ref()
-                .map(|s| s.get_ref().clone())
-                .unwrap_or_else(default_user_agent),
+            user_agent: match &raw.poll.user_agent {
+                Some(ua)
+                    if ua.get_ref().trim().is_empty()
+                        || reqwest::header::HeaderValue::from_str(ua.get_ref()).is_err() =>
+                {
+                    self.problem(
+                        Some(ua.span()),
+                        "poll.user_agent",
+                        "the user agent must be a non-empty, printable one-line string".into(),
+                    );
+                    default_user_agent()
+                }
+                Some(ua) => ua.get_ref().clone(),
+                None => default_user_agent(),
+            },
         };
 
         let mut source_ids = HashSet::new();

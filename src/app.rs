@@ -77,6 +77,8 @@ pub const WATCH_EVERY: Duration = Duration::from_secs(2);
 /// scheduling, gives in-flight polls up to 5 s, flushes the store and returns. SIGHUP (and, with
 /// `watch`, any change to the file) reloads the config; an invalid one is logged and ignored.
 pub async fn serve(config_path: &Path, watch: bool) -> Result<(), AppError> {
+    // Claim SIGHUP first: its default action would end the process.
+    let mut hangups = hangup_signals();
     let config = Arc::new(Config::load(config_path)?);
     let store = Arc::new(open_store(&config)?);
     let listener = std::net::TcpListener::bind(&config.server.listen).map_err(|e| {
@@ -96,7 +98,6 @@ pub async fn serve(config_path: &Path, watch: bool) -> Result<(), AppError> {
         "headwire serving"
     );
     let running = start(config, store.clone(), system_clock(), listener)?;
-    let mut hangups = hangup_signals();
     let mut watcher = watch.then(|| ConfigWatcher::new(config_path));
     let terminate = termination_signal();
     tokio::pin!(terminate);

@@ -761,3 +761,79 @@ async fn shutdown_lets_polls_in_flight_finish_and_starts_no_new_ones() {
     tokio::time::sleep(Duration::from_secs(3600)).await;
     assert_eq!(fx.hits().len(), 1, "nothing is scheduled after shutdown");
 }
+
+// ---- what goes on the wire -----------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn requests_name_headwire_accept_compression_and_carry_source_headers() {
+    let fx = Fixture::start().await;
+    fx.set("/h", Route::html(page("h", 1)).route());
+    let text = format!(
+        "[poll]\nhost_delay = \"0\"\n\n[[source]]\nid = \"site\"\nheaders = {{ Referer = \"https://portal.example/\", Cookie = \"consent=yes\" }}\n{}",
+        section("h", &fx.url("/h"), "")
+    );
+    let config = Arc::new(Config::parse(&text, Path::new("/srv/feeds.toml")).unwrap());
+    let (poller, _store) = poller(config);
+    assert!(poll(&poller, "site/h").await.error.is_none());
+    let hit = &fx.hits_on("/h")[0];
+    assert!(
+        hit.headers["user-agent"].starts_with("headwire/"),
+        "{:?}",
+        hit.headers
+    );
+    let accepted: Vec<&str> = hit.headers["accept-encoding"]
+        .split(',')
+        .map(str::trim)
+        .collect();
+    for encoding in ["gzip", "br", "deflate"] {
+        assert!(accepted.contains(&encoding), "{accepted:?}");
+    }
+    assert_eq!(hit.headers["referer"], "https://portal.example/");
+    assert_eq!(hit.headers["cookie"], "consent=yes");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_resumes_each_section_when_it_is_due_keeping_its_backoff() {
+    let fx = Fixture::start().await;
+    fx.set("/fresh", Route::html(page("fresh", 1)).route());
+    fx.set("/failing", Route::status(500));
+    let (poller, store) = poller(config(
+        "host_delay = \"0\"",
+        "60s",
+        &[
+            section("fresh", &fx.url("/fresh"), ""),
+            section("failing", &fx.url("/failing"), ""),
+        ],
+    ));
+    // As left by a previous run: polled 20 s ago; the failing one after three failures in a row.
+    let before = fixture_now() - chrono::Duration::seconds(20);
+    let polled = headwire::store::SectionStatus {
+        last_attempt: Some(before),
+        ..Default::default()
+    };
+    store.set_section_status("site/fresh", &polled).unwrap();
+    let failing = headwire::store::SectionStatus {
+        consecutive_failures: 3,
+        ..polled
+    };
+    store.set_section_status("site/failing", &failing).unwrap();
+    let (stop_tx, stop) = watch::channel(false);
+    let started = Instant::now();
+    let run = tokio::spawn(poller.clone().run(stop));
+    wait_hits(&fx, "/failing", 1, Duration::from_secs(300)).await;
+    let first = |path: &str| (fx.hits_on(path)[0].at - started).as_secs_f64();
+    assert_between(
+        first("/fresh"),
+        40.0,
+        40.1,
+        "due one interval after the last poll",
+    );
+    assert_between(
+        first("/failing"),
+        220.0,
+        220.1,
+        "backoff (4 intervals) survives a restart",
+    );
+    stop_tx.send(true).unwrap();
+    run.await.unwrap();
+}

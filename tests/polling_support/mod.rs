@@ -295,9 +295,11 @@ impl Fixture {
                 }
             }
         };
+        // Counted down before the answer leaves: a client that waits for this answer cannot
+        // have its next request counted while this one still is.
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         let _ = stream.write_all(&response).await;
         let _ = stream.shutdown().await;
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -8,7 +8,8 @@
 //! or an unchanged body (hashed together with the section's settings) stops right after the fetch
 //! and touches only the section's status. Failures back off exponentially per section (capped at
 //! [`BACKOFF_CAP`]× the interval, `Retry-After` honoured within that bound) and never touch stored
-//! items.
+//! items. First polls after a start are spread over the first interval; a section polled recently
+//! (by the previous run) resumes when it is due instead, so restarts never poll early.
 //!
 //! [`Poller::reload`] swaps in a new validated config: the supervisor stops the tasks of removed
 //! or changed sections, starts tasks for new or changed ones (first poll within
@@ -75,8 +76,8 @@ pub enum PollError {
 }
 
 impl PollError {
-    /// Short kind for status and metrics: dns, connect, timeout, http, too-large, request,
-    /// selector, feed, store.
+    /// Short kind for status and metrics: dns, connect, timeout, http, too-large, redirect,
+    /// decode, request, selector, feed, store.
     pub fn kind(&self) -> &'static str {
         match self {
             PollError::Fetch(e) => e.kind(),

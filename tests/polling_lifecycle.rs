@@ -107,9 +107,11 @@ impl Served {
             .into_owned()
     }
 
+    /// Sends a signal with the shell's built-in `kill` (no procps or libc crate needed).
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args(["-s", name, &self.child.id().to_string()])
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -s {name} {}", self.child.id()))
             .status()
             .unwrap();
         assert!(status.success(), "kill -s {name}");

@@ -59,20 +59,36 @@ fn shipped_sections_extract_from_their_corpus_pages() {
     let text = std::fs::read_to_string(&path).unwrap();
     let config = Config::parse(&text, &path).unwrap();
     let pages = corpus_pages(&text);
-    assert!(pages.len() >= 7, "every shipped section names its corpus page");
+    assert!(
+        pages.len() >= 7,
+        "every shipped section names its corpus page"
+    );
     let now = chrono::Utc::now();
     for (source_id, section_id, page) in pages {
         let key = format!("{source_id}/{section_id}");
-        let (source, section) = config.section(&key).unwrap_or_else(|| panic!("{key} not in config"));
+        let (source, section) = config
+            .section(&key)
+            .unwrap_or_else(|| panic!("{key} not in config"));
         let bytes = std::fs::read(corpus.join(&page)).unwrap_or_else(|e| panic!("{page}: {e}"));
         let processed = process_body(&bytes, None, &section.url, source, section, now)
             .unwrap_or_else(|e| panic!("{key} over {page}: {e}"));
         let items = processed.observed.len();
-        let with_time = processed.observed.iter().filter(|o| o.published.is_some()).count();
-        let reads_times = matches!(&section.kind, SectionKind::Html(rules) if !rules.time.is_empty());
-        println!("{key:<22} {page:<60} items {items:>3}  timed {with_time:>3}  {}", processed.charset);
+        let with_time = processed
+            .observed
+            .iter()
+            .filter(|o| o.published.is_some())
+            .count();
+        let reads_times =
+            matches!(&section.kind, SectionKind::Html(rules) if !rules.time.is_empty());
+        println!(
+            "{key:<22} {page:<60} items {items:>3}  timed {with_time:>3}  {}",
+            processed.charset
+        );
         assert!(items >= 5, "{key}: only {items} items from {page}");
-        assert!(processed.observed.iter().all(|o| o.link.is_some() && !o.title.is_empty()));
+        assert!(processed
+            .observed
+            .iter()
+            .all(|o| o.link.is_some() && !o.title.is_empty()));
         if reads_times {
             assert!(
                 with_time * 10 >= items * 6,
@@ -85,6 +101,9 @@ fn shipped_sections_extract_from_their_corpus_pages() {
 #[test]
 fn corpus_comment_parser_reads_pairs() {
     let text = "[[source]]\nid = \"a\"\n# corpus: x.html\n[[source.section]]\nid = \"b\"\n[[source.section]]\nid = \"c\"\n";
-    assert_eq!(corpus_pages(text), vec![("a".into(), "b".into(), "x.html".into())]);
+    assert_eq!(
+        corpus_pages(text),
+        vec![("a".into(), "b".into(), "x.html".into())]
+    );
     let _ = Path::new(".");
 }

@@ -69,9 +69,16 @@ pub async fn termination_signal() {
     }
 }
 
+/// How often `serve --watch` looks at the config file: often enough that an edit shows within a
+/// few seconds, rarely enough to cost nothing (one `stat`, and a read only when it changed).
+pub const WATCH_EVERY: Duration = Duration::from_secs(2);
+
 /// `headwire serve`: polls in the background and serves HTTP until SIGTERM/SIGINT, then stops
-/// scheduling, gives in-flight polls up to 5 s, flushes the store and returns.
-pub async fn serve(config_path: &Path) -> Result<(), AppError> {
+/// scheduling, gives in-flight polls up to 5 s, flushes the store and returns. SIGHUP (and, with
+/// `watch`, any change to the file) reloads the config; an invalid one is logged and ignored.
+pub async fn serve(config_path: &Path, watch: bool) -> Result<(), AppError> {
+    // Claim SIGHUP first: its default action would end the process.
+    let mut hangups = hangup_signals();
     let config = Arc::new(Config::load(config_path)?);
     let store = Arc::new(open_store(&config)?);
     let listener = std::net::TcpListener::bind(&config.server.listen).map_err(|e| {
@@ -80,19 +87,165 @@ pub async fn serve(config_path: &Path) -> Result<(), AppError> {
             config.server.listen
         ))
     })?;
+    let listen = listener
+        .local_addr()
+        .map_or_else(|_| config.server.listen.clone(), |a| a.to_string());
     tracing::info!(
-        listen = %config.server.listen,
+        listen = %listen,
         store = %config.store_path.display(),
         sections = config.sections().count(),
+        watch,
         "headwire serving"
     );
     let running = start(config, store.clone(), system_clock(), listener)?;
-    termination_signal().await;
+    let mut watcher = watch.then(|| ConfigWatcher::new(config_path));
+    let terminate = termination_signal();
+    tokio::pin!(terminate);
+    loop {
+        tokio::select! {
+            _ = &mut terminate => break,
+            _ = next_hangup(&mut hangups) => {
+                tracing::info!("SIGHUP: reloading {}", config_path.display());
+                reload_from_file(config_path, &running);
+                if let Some(watcher) = watcher.as_mut() {
+                    watcher.mark_seen();
+                }
+            }
+            changed = next_change(&mut watcher) => if changed {
+                tracing::info!("{} changed: reloading", config_path.display());
+                reload_from_file(config_path, &running);
+            },
+        }
+    }
     tracing::info!("stopping: no new polls; waiting up to 5 s for polls in flight");
     running.stop().await;
     store.flush()?;
     tracing::info!("store flushed; bye");
     Ok(())
+}
+
+/// Re-reads the config file and applies it to `running`; a config that does not validate is
+/// logged with its file:line problems and the running one stays. Returns whether it applied.
+pub fn reload_from_file(config_path: &Path, running: &Running) -> bool {
+    let config = match Config::load(config_path) {
+        Ok(config) => Arc::new(config),
+        Err(e) => {
+            tracing::error!("config not reloaded, the running one stays:\n{e}");
+            return false;
+        }
+    };
+    match running.reload(config) {
+        Ok(summary) => {
+            tracing::info!("config reloaded: {summary}");
+            true
+        }
+        Err(e) => {
+            tracing::error!("config not reloaded, the running one stays: {e}");
+            false
+        }
+    }
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<()>;
+
+fn hangup_signals() -> Hangups {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGHUP (reload with --watch instead): {e}");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Resolves on the next SIGHUP; never when there is no SIGHUP stream.
+async fn next_hangup(hangups: &mut Hangups) {
+    #[cfg(unix)]
+    if let Some(stream) = hangups.as_mut() {
+        if stream.recv().await.is_some() {
+            return;
+        }
+    }
+    let _ = hangups;
+    std::future::pending::<()>().await
+}
+
+/// Resolves after the next check of the watched file with whether it changed; never without a
+/// watcher.
+async fn next_change(watcher: &mut Option<ConfigWatcher>) -> bool {
+    match watcher.as_mut() {
+        Some(watcher) => watcher.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `serve --watch`: notices edits to the config file by polling its size and mtime every
+/// [`WATCH_EVERY`] and, when those moved, its content hash (a `touch` is not a change). No
+/// inotify dependency; works on every file system and through editors' rename-on-save.
+struct ConfigWatcher {
+    path: std::path::PathBuf,
+    ticks: tokio::time::Interval,
+    stamp: Option<(u64, Option<std::time::SystemTime>)>,
+    hash: Option<u64>,
+}
+
+impl ConfigWatcher {
+    fn new(path: &Path) -> ConfigWatcher {
+        let mut ticks = tokio::time::interval(WATCH_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut watcher = ConfigWatcher {
+            path: path.to_path_buf(),
+            ticks,
+            stamp: None,
+            hash: None,
+        };
+        watcher.mark_seen();
+        watcher
+    }
+
+    fn read_stamp(&self) -> Option<(u64, Option<std::time::SystemTime>)> {
+        let meta = std::fs::metadata(&self.path).ok()?;
+        Some((meta.len(), meta.modified().ok()))
+    }
+
+    fn read_hash(&self) -> Option<u64> {
+        std::fs::read(&self.path)
+            .ok()
+            .map(|bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
+    }
+
+    /// Takes the file as it is now as the applied version.
+    fn mark_seen(&mut self) {
+        self.stamp = self.read_stamp();
+        self.hash = self.read_hash();
+    }
+
+    async fn changed(&mut self) -> bool {
+        self.ticks.tick().await;
+        let stamp = self.read_stamp();
+        if stamp == self.stamp {
+            return false;
+        }
+        self.stamp = stamp;
+        let hash = self.read_hash();
+        if hash == self.hash || hash.is_none() {
+            // Unchanged content, or the file is briefly missing mid-save: nothing to apply.
+            return false;
+        }
+        self.hash = hash;
+        true
+    }
 }
 
 /// A running service (poller + HTTP server), for `serve` and end-to-end tests.
@@ -101,6 +254,7 @@ pub struct Running {
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
     poller_task: tokio::task::JoinHandle<()>,
     stop: watch::Sender<bool>,
+    state: web::Data<AppState>,
     /// The engine, for counters.
     pub poller: Arc<Poller>,
     /// The address the server listens on.
@@ -110,7 +264,26 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops the server and the poller (in-flight polls get up to 5 s).
+    /// Applies a new validated config to the poller and the HTTP routes. Settings that need a
+    /// restart (`server.listen`, the store path) are kept and a warning says so.
+    pub fn reload(&self, config: Arc<Config>) -> Result<crate::poll::ReloadSummary, AppError> {
+        let old = self.poller.config();
+        if old.server.listen != config.server.listen {
+            tracing::warn!("server.listen changed: takes effect after a restart");
+        }
+        if old.store_path != config.store_path {
+            tracing::warn!("the store path changed: takes effect after a restart");
+        }
+        let summary = self
+            .poller
+            .reload(config.clone())
+            .map_err(|e| AppError::Other(e.to_string()))?;
+        self.state.set_config(config);
+        Ok(summary)
+    }
+
+    /// Stops the server and the poller: no new polls start, polls in flight get up to 5 s and
+    /// are then cancelled.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let stop_server = self.server.stop(true);
@@ -159,7 +332,7 @@ pub fn start(
         AppState::new(config, store, clock).with_poll_metrics(poller.metrics.clone()),
     );
     let addr = listener.local_addr()?;
-    let server = server::build(state, listener)?;
+    let server = server::build(state.clone(), listener)?;
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     let poller_task = tokio::spawn(poller.clone().run(stop));
@@ -168,6 +341,7 @@ pub fn start(
         server_task,
         poller_task,
         stop: stop_tx,
+        state,
         poller,
         addr,
         sweeper_task,

@@ -57,8 +57,9 @@ pub struct StoreSettings {
     pub title_window: Option<Duration>,
 }
 
-/// Polling engine settings: politeness and limits.
-#[derive(Debug, Clone)]
+/// Polling engine settings: politeness and limits (compared on reload to decide whether the
+/// HTTP client and the caps must be rebuilt).
+#[derive(Debug, Clone, PartialEq)]
 pub struct PollSettings {
     /// At most this many fetches in flight at once.
     pub concurrency: usize,
@@ -544,12 +545,21 @@ impl Validator<'_> {
                 },
                 None => DEFAULT_MAX_BODY,
             },
-            user_agent: raw
-                .poll
-                .user_agent
-                .as_ref()
-                .map(|s| s.get_ref().clone())
-                .unwrap_or_else(default_user_agent),
+            user_agent: match &raw.poll.user_agent {
+                Some(ua)
+                    if ua.get_ref().trim().is_empty()
+                        || reqwest::header::HeaderValue::from_str(ua.get_ref()).is_err() =>
+                {
+                    self.problem(
+                        Some(ua.span()),
+                        "poll.user_agent",
+                        "the user agent must be a non-empty, printable one-line string".into(),
+                    );
+                    default_user_agent()
+                }
+                Some(ua) => ua.get_ref().clone(),
+                None => default_user_agent(),
+            },
         };
 
         let mut source_ids = HashSet::new();
@@ -893,4 +903,155 @@ fn parse_size(text: &str) -> Option<usize> {
         _ => return None,
     };
     n.checked_mul(mult).filter(|&n| n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:9000"
+base_url = "http://news.local/"
+
+[[source]]
+id = "guancha"
+name = "观察者网"
+timezone = "Asia/Shanghai"
+interval = "10m"
+strip_params = ["s"]
+
+[[source.section]]
+id = "politics"
+name = "时政"
+url = "https://www.example.com/politics/"
+item = "ul.list > li"
+title = ["h4 a", "a"]
+link = "h4 a@href"
+time = ".time"
+label = "a.key"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/headwire/feeds.toml"))
+    }
+
+    #[test]
+    fn parses_a_good_config() {
+        let config = parse(GOOD).unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:9000");
+        assert_eq!(config.store_path, PathBuf::from("/etc/headwire/data"));
+        let (source, section) = config.section("guancha/politics").unwrap();
+        assert_eq!(source.timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(section.interval, Duration::from_secs(600));
+        assert_eq!(section.name, "时政");
+        match &section.kind {
+            SectionKind::Html(rules) => assert_eq!(rules.title.len(), 2),
+            SectionKind::Feed => panic!("html expected"),
+        }
+        assert_eq!(config.poll.concurrency, 16);
+        assert_eq!(config.poll.per_host, 2);
+        assert_eq!(
+            config.store.title_window,
+            Some(Duration::from_secs(48 * 3600))
+        );
+    }
+
+    /// Each broken config names the file, the line and the key of the problem.
+    #[test]
+    fn problems_name_file_line_and_key() {
+        let cases: &[(&str, &str, usize, &str)] = &[
+            (
+                "timezone = \"Asia/Shanghai\"",
+                "timezone = \"Asia/Shang\"",
+                9,
+                "timezone",
+            ),
+            (
+                "interval = \"10m\"",
+                "interval = \"10 parsecs\"",
+                10,
+                "interval",
+            ),
+            (
+                "item = \"ul.list > li\"",
+                "item = \"ul.list >> li\"",
+                17,
+                "item",
+            ),
+            ("link = \"h4 a@href\"", "link = \"h4 a@\"", 19, "link"),
+            ("id = \"politics\"", "id = \"Politics!\"", 14, "id"),
+            (
+                "url = \"https://www.example.com/politics/\"",
+                "url = \"ftp://x/\"",
+                16,
+                "url",
+            ),
+        ];
+        for (from, to, line, key) in cases {
+            let text = GOOD.replacen(from, to, 1);
+            let err = parse(&text).unwrap_err();
+            assert_eq!(err.problems.len(), 1, "{to}: {err}");
+            let problem = &err.problems[0];
+            assert_eq!(problem.line, Some(*line), "{to}: {err}");
+            assert!(problem.key.ends_with(key), "{to}: key {}", problem.key);
+            let shown = err.to_string();
+            assert!(
+                shown.starts_with(&format!("/etc/headwire/feeds.toml:{line}: ")),
+                "{shown}"
+            );
+            assert_eq!(shown.lines().count(), 1, "one line per problem: {shown}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_line() {
+        let text = GOOD.replacen("label = \"a.key\"", "lable = \"a.key\"", 1);
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.problems[0].line, Some(21), "{err}");
+        assert!(err.to_string().contains("lable"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_not_just_the_first() {
+        let mut text = GOOD.replacen(
+            "timezone = \"Asia/Shanghai\"",
+            "timezone = \"Mars/Base\"",
+            1,
+        );
+        text.push_str(
+            "\n[[source]]\nid = \"guancha\"\n\n[[source.section]]\nid = \"a\"\nurl = \"https://x/\"\nitem = \"li\"\n",
+        );
+        let err = parse(&text).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("Mars/Base"), "{shown}");
+        assert!(shown.contains("duplicate source id"), "{shown}");
+        assert!(shown.contains("needs `title`"), "{shown}");
+        assert!(err.problems.len() >= 3, "{shown}");
+    }
+
+    #[test]
+    fn duplicate_section_ids_and_feed_selectors_are_rejected() {
+        let mut text = GOOD.to_string();
+        text.push_str("\n[[source.section]]\nid = \"politics\"\nurl = \"https://x/\"\nkind = \"feed\"\nitem = \"li\"\n");
+        let shown = parse(&text).unwrap_err().to_string();
+        assert!(shown.contains("duplicate section id"), "{shown}");
+        assert!(shown.contains("not used by kind = \"feed\""), "{shown}");
+    }
+
+    #[test]
+    fn toml_syntax_errors_carry_a_line() {
+        let err = parse("[server]\nlisten = \n").unwrap_err();
+        assert_eq!(err.problems[0].line, Some(2), "{err}");
+    }
+
+    #[test]
+    fn sizes_and_empty_configs() {
+        assert_eq!(parse_size("8MiB"), Some(8 * 1024 * 1024));
+        assert_eq!(parse_size("512 kb"), Some(512 * 1024));
+        assert_eq!(parse_size("12 parsecs"), None);
+        assert_eq!(parse_size("0"), None);
+        let shown = parse("").unwrap_err().to_string();
+        assert!(shown.contains("no [[source]]"), "{shown}");
+    }
 }

@@ -29,8 +29,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Poll in the background and serve feeds over HTTP.
-    Serve,
+    /// Poll in the background and serve feeds over HTTP (SIGHUP reloads the config).
+    Serve {
+        /// Also reload the config whenever the file changes (checked every 2 s).
+        #[arg(long)]
+        watch: bool,
+    },
     /// Poll every section once, store, and print per section: found / new / error.
     Poll {
         /// Poll once and exit (the only mode; required for clarity).
@@ -74,6 +78,7 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }
@@ -102,8 +107,8 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
     match cli.command {
-        Command::Serve => {
-            app::serve(&cli.config).await?;
+        Command::Serve { watch } => {
+            app::serve(&cli.config, watch).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Poll { once } => {

@@ -1,29 +1,54 @@
 //! The polling engine: when each section is fetched, how many at once, and what happens to the
 //! result.
 //!
-//! One task per section sleeps until its next due time, then fetches under a global concurrency
-//! cap and a per-host cap with a minimum delay between requests to one host. A page goes
-//! fetch → decode → extract → normalize → store in [`Poller::poll_section`]; a `304` or an
-//! unchanged body stops right after the fetch. Failures back off exponentially per section (capped
-//! at 6× the interval, `Retry-After` honoured within that bound) and never touch stored items.
+//! [`Poller::run`] supervises one task per section, keyed by the section's `source/section` key
+//! and a fingerprint of its settings. Each task sleeps until its next due time, then fetches under
+//! a per-host cap with a minimum delay between requests to one host and a global concurrency cap.
+//! A page goes fetch → decode → extract → normalize → store in [`Poller::poll_section`]; a `304`
+//! or an unchanged body (hashed together with the section's settings) stops right after the fetch
+//! and touches only the section's status. Failures back off exponentially per section (capped at
+//! [`BACKOFF_CAP`]× the interval, `Retry-After` honoured within that bound) and never touch stored
+//! items. First polls after a start are spread over the first interval; a section polled recently
+//! (by the previous run) resumes when it is due instead, so restarts never poll early.
+//!
+//! [`Poller::reload`] swaps in a new validated config: the supervisor stops the tasks of removed
+//! or changed sections, starts tasks for new or changed ones (first poll within
+//! [`RELOAD_SPREAD`]), and rebuilds the HTTP client and caps only when `[poll]` changed. Stored
+//! items are never touched by a reload. On shutdown, sleeping and queued polls stop at once and
+//! polls already talking to a server are allowed to finish (the caller bounds that wait).
 //! `headwire poll --once` runs the same per-section code, once, under the same caps.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
-use crate::config::{Config, Section, SectionKind, Source};
+use crate::config::{Config, PollSettings, Section, SectionKind, Source};
 use crate::extract::{feed, html};
 use crate::fetch::charset::{self, DocKind};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::normalize::{normalize_headlines, NormalizeNotes, Observed};
 use crate::store::{BatchContext, Store, StoreError};
+
+/// Backoff after consecutive failures never waits longer than this many intervals: long enough
+/// to stop hammering a broken site, short enough that a fixed site is noticed within hours.
+pub const BACKOFF_CAP: u32 = 6;
+
+/// Each next poll is delayed by up to this fraction of the interval, so sections that happen to
+/// share a phase drift apart instead of hitting a host together forever.
+pub const JITTER_FRACTION: f64 = 0.1;
+
+/// Sections added or changed by a reload are first polled within this window (or their interval,
+/// if shorter): the user just edited them and wants to see the result, and the per-host and global
+/// caps still space the requests out.
+pub const RELOAD_SPREAD: Duration = Duration::from_secs(10);
 
 /// Where "now" comes from; tests inject a fixed clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -51,8 +76,8 @@ pub enum PollError {
 }
 
 impl PollError {
-    /// Short kind for status and metrics: dns, connect, timeout, http, too-large, request,
-    /// selector, feed, store.
+    /// Short kind for status and metrics: dns, connect, timeout, http, too-large, redirect,
+    /// decode, request, selector, feed, store.
     pub fn kind(&self) -> &'static str {
         match self {
             PollError::Fetch(e) => e.kind(),
@@ -78,6 +103,8 @@ pub struct SectionReport {
     pub error: Option<PollError>,
     /// `Retry-After` the server asked for, in seconds.
     pub retry_after: Option<u64>,
+    /// Failures in a row including this poll (0 after a success); drives the backoff.
+    pub consecutive_failures: u32,
 }
 
 /// What processing a body produced, before storing (shared with `headwire check`).
@@ -170,20 +197,160 @@ pub struct PollMetrics {
     pub new_items: AtomicU64,
 }
 
-/// Per-host politeness: a concurrency cap and a minimum spacing between requests.
+/// Per-host politeness: a concurrency cap and a minimum spacing between request starts.
 struct HostGate {
     permits: Semaphore,
-    next_start: tokio::sync::Mutex<Instant>,
+    /// The earliest moment the next request to this host may start.
+    next_start: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// The HTTP client and caps built from `[poll]`; replaced as a whole when a reload changes
+/// `[poll]` (polls already in flight finish under the old one).
+struct Limits {
+    settings: PollSettings,
+    fetcher: Fetcher,
+    global: Semaphore,
+    hosts: Mutex<HashMap<String, Arc<HostGate>>>,
+}
+
+impl Limits {
+    fn new(settings: &PollSettings) -> Result<Limits, FetchError> {
+        Ok(Limits {
+            fetcher: Fetcher::new(settings)?,
+            global: Semaphore::new(settings.concurrency),
+            settings: settings.clone(),
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn host_gate(&self, url: &url::Url) -> Arc<HostGate> {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts
+            .entry(host)
+            .or_insert_with(|| {
+                Arc::new(HostGate {
+                    permits: Semaphore::new(self.settings.per_host),
+                    next_start: tokio::sync::Mutex::new(None),
+                })
+            })
+            .clone()
+    }
+}
+
+/// A poll that did not start because the engine is stopping.
+struct Stopped;
+
+/// What a reload changed, for the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Keys of sections that are new.
+    pub added: Vec<String>,
+    /// Keys of sections that are gone (their stored items stay).
+    pub removed: Vec<String>,
+    /// Keys of sections whose settings (or their source's) changed.
+    pub changed: Vec<String>,
+    /// `[poll]` changed: the HTTP client and caps were rebuilt.
+    pub poll_settings_changed: bool,
+}
+
+impl ReloadSummary {
+    fn between(old: &Config, new: &Config) -> ReloadSummary {
+        let old_sections: HashMap<String, u64> = old
+            .sections()
+            .map(|(so, se)| (se.key(so), section_fingerprint(so, se)))
+            .collect();
+        let mut summary = ReloadSummary {
+            poll_settings_changed: old.poll != new.poll,
+            ..ReloadSummary::default()
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (source, section) in new.sections() {
+            let key = section.key(source);
+            match old_sections.get(&key) {
+                None => summary.added.push(key.clone()),
+                Some(fp) if *fp != section_fingerprint(source, section) => {
+                    summary.changed.push(key.clone())
+                }
+                Some(_) => {}
+            }
+            seen.insert(key);
+        }
+        summary.removed = old_sections
+            .into_keys()
+            .filter(|key| !seen.contains(key))
+            .collect();
+        summary.added.sort();
+        summary.removed.sort();
+        summary.changed.sort();
+        summary
+    }
+
+    /// True when the reload changed nothing the poller acts on.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && !self.poll_settings_changed
+    }
+}
+
+impl fmt::Display for ReloadSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return write!(f, "no section or [poll] changes");
+        }
+        let mut parts = Vec::new();
+        for (what, keys) in [
+            ("added", &self.added),
+            ("removed", &self.removed),
+            ("changed", &self.changed),
+        ] {
+            if !keys.is_empty() {
+                parts.push(format!("{} {what} ({})", keys.len(), keys.join(", ")));
+            }
+        }
+        if self.poll_settings_changed {
+            parts.push("[poll] settings changed".into());
+        }
+        write!(f, "{}", parts.join("; "))
+    }
+}
+
+/// A hash of everything that shapes how a section is fetched and read: its own settings and its
+/// source's (everything but the sibling sections). A change restarts the section's task, and the
+/// unchanged-body check is keyed by it so new selectors re-read an old page.
+pub fn section_fingerprint(source: &Source, section: &Section) -> u64 {
+    let source_settings = Source {
+        sections: Vec::new(),
+        ..source.clone()
+    };
+    xxh3_64(format!("{source_settings:?}\u{0}{section:?}").as_bytes())
+}
+
+/// The running per-section tasks; dropping this (e.g. when `run` is cancelled) aborts them all.
+#[derive(Default)]
+struct SectionTasks(HashMap<String, SectionTask>);
+
+struct SectionTask {
+    fingerprint: u64,
+    handle: JoinHandle<()>,
+}
+
+impl Drop for SectionTasks {
+    fn drop(&mut self) {
+        for task in self.0.values() {
+            task.handle.abort();
+        }
+    }
 }
 
 /// The polling engine shared by `serve` and `poll --once`.
 pub struct Poller {
-    config: Arc<Config>,
+    config: watch::Sender<Arc<Config>>,
+    limits: RwLock<Arc<Limits>>,
     store: Arc<Store>,
-    fetcher: Fetcher,
     clock: Clock,
-    global: Semaphore,
-    hosts: Mutex<HashMap<String, Arc<HostGate>>>,
     /// Counters for `/metrics`.
     pub metrics: Arc<PollMetrics>,
 }
@@ -191,40 +358,95 @@ pub struct Poller {
 impl Poller {
     /// Builds an engine for a validated config and an open store.
     pub fn new(config: Arc<Config>, store: Arc<Store>, clock: Clock) -> Result<Poller, FetchError> {
-        let fetcher = Fetcher::new(&config.poll)?;
+        let limits = Limits::new(&config.poll)?;
         Ok(Poller {
-            global: Semaphore::new(config.poll.concurrency),
-            config,
+            config: watch::Sender::new(config),
+            limits: RwLock::new(Arc::new(limits)),
             store,
-            fetcher,
             clock,
-            hosts: Mutex::new(HashMap::new()),
             metrics: Arc::new(PollMetrics::default()),
         })
     }
 
-    /// The configuration this engine runs.
-    pub fn config(&self) -> &Arc<Config> {
-        &self.config
+    /// The configuration this engine runs now.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
     }
 
-    fn host_gate(&self, url: &url::Url) -> Arc<HostGate> {
-        let host = url.host_str().unwrap_or_default().to_string();
-        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
-        hosts
-            .entry(host)
-            .or_insert_with(|| {
-                Arc::new(HostGate {
-                    permits: Semaphore::new(self.config.poll.per_host),
-                    next_start: tokio::sync::Mutex::new(Instant::now()),
-                })
-            })
-            .clone()
+    fn limits(&self) -> Arc<Limits> {
+        self.limits
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Switches to a new validated config. [`Poller::run`] then stops the tasks of removed and
+    /// changed sections and starts new ones; `[poll]` changes rebuild the HTTP client and caps.
+    /// Fails (and keeps the running config) only when the new HTTP client cannot be built.
+    pub fn reload(&self, config: Arc<Config>) -> Result<ReloadSummary, FetchError> {
+        let old = self.config();
+        let summary = ReloadSummary::between(&old, &config);
+        if summary.poll_settings_changed {
+            let limits = Arc::new(Limits::new(&config.poll)?);
+            match self.limits.write() {
+                Ok(mut guard) => *guard = limits,
+                Err(e) => *e.into_inner() = limits,
+            }
+        }
+        self.config.send_replace(config);
+        Ok(summary)
     }
 
     /// Polls one section once: fetch (conditional), process, store, record status.
     pub async fn poll_section(&self, source: &Source, section: &Section) -> SectionReport {
+        let fingerprint = section_fingerprint(source, section);
+        match self.poll_inner(source, section, fingerprint, None).await {
+            Ok(report) => report,
+            // Only a stop signal yields `Stopped`, and there is none here.
+            Err(Stopped) => SectionReport {
+                key: section.key(source),
+                found: 0,
+                new: 0,
+                unchanged: false,
+                error: None,
+                retry_after: None,
+                consecutive_failures: 0,
+            },
+        }
+    }
+
+    /// The poll itself. Waiting for the caps is cancelled by `stop`; once the request is sent,
+    /// the poll runs to completion (bounded by the request timeout).
+    async fn poll_inner(
+        &self,
+        source: &Source,
+        section: &Section,
+        fingerprint: u64,
+        stop: Option<&mut watch::Receiver<bool>>,
+    ) -> Result<SectionReport, Stopped> {
         let key = section.key(source);
+        let limits = self.limits();
+        let gate = limits.host_gate(&section.url);
+        // Host first, then global: a poll queued behind a busy host holds no global permit, so
+        // one slow host cannot starve the others. The host spacing is measured on request start.
+        let admission = async {
+            let host = gate.permits.acquire().await.ok();
+            let global = limits.global.acquire().await.ok();
+            let mut next = gate.next_start.lock().await;
+            if let Some(at) = *next {
+                tokio::time::sleep_until(at).await;
+            }
+            *next = Some(Instant::now() + limits.settings.host_delay);
+            (host, global)
+        };
+        let permits = match stop {
+            Some(stop) => tokio::select! {
+                permits = admission => permits,
+                _ = stop.wait_for(|stopping| *stopping) => return Err(Stopped),
+            },
+            None => admission.await,
+        };
+
         let mut report = SectionReport {
             key: key.clone(),
             found: 0,
@@ -232,52 +454,49 @@ impl Poller {
             unchanged: false,
             error: None,
             retry_after: None,
+            consecutive_failures: 0,
         };
         let mut status = self.store.section_status(&key).unwrap_or_default();
         self.metrics.polls.fetch_add(1, Ordering::Relaxed);
+        status.last_attempt = Some((self.clock)());
         let validators = Validators {
             etag: status.etag.clone(),
             last_modified: status.last_modified.clone(),
         };
-        let fetched = {
-            let _global = self.global.acquire().await;
-            let gate = self.host_gate(&section.url);
-            let _host = gate.permits.acquire().await;
-            {
-                let mut next = gate.next_start.lock().await;
-                let now = Instant::now();
-                if *next > now {
-                    tokio::time::sleep_until(*next).await;
-                }
-                *next = Instant::now() + self.config.poll.host_delay;
-            }
-            status.last_attempt = Some((self.clock)());
-            self.fetcher
-                .fetch(&section.url, &source.headers, &validators)
-                .await
-        };
+        let fetched = limits
+            .fetcher
+            .fetch(&section.url, &source.headers, &validators)
+            .await;
+        drop(permits);
+
+        // On success: the validators and body hash to remember (None after a 304: keep them).
         let result = match fetched {
             Ok(FetchOutcome::NotModified) => {
                 report.unchanged = true;
-                Ok(())
+                Ok(None)
             }
             Ok(FetchOutcome::Body(body)) => {
-                let hash = xxh3_64(&body.bytes);
-                status.etag = body.validators.etag.clone();
-                status.last_modified = body.validators.last_modified.clone();
+                let hash = xxh3_64_with_seed(&body.bytes, fingerprint);
                 if status.body_hash == Some(hash) && status.consecutive_failures == 0 {
                     report.unchanged = true;
-                    Ok(())
+                    Ok(Some((body.validators, hash)))
                 } else {
                     let now = (self.clock)();
                     self.process_and_store(&body, source, section, now, &mut report)
-                        .map(|()| status.body_hash = Some(hash))
+                        .map(|()| Some((body.validators, hash)))
                 }
             }
             Err(e) => Err(PollError::Fetch(e)),
         };
         match result {
-            Ok(()) => {
+            Ok(fresh) => {
+                // Validators are kept only for a body that was read successfully: a page whose
+                // selectors failed must not be answered `304` and counted as fine next time.
+                if let Some((validators, hash)) = fresh {
+                    status.etag = validators.etag;
+                    status.last_modified = validators.last_modified;
+                    status.body_hash = Some(hash);
+                }
                 if report.unchanged {
                     self.metrics.unchanged.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -301,10 +520,11 @@ impl Poller {
                 report.error = Some(e);
             }
         }
+        report.consecutive_failures = status.consecutive_failures;
         if let Err(e) = self.store.set_section_status(&key, &status) {
             tracing::error!(section = %key, "cannot record poll status: {e}");
         }
-        report
+        Ok(report)
     }
 
     fn process_and_store(
@@ -332,13 +552,13 @@ impl Poller {
             );
         }
         let key = section.key(source);
+        let config = self.config();
         let ctx = BatchContext {
             source_id: &source.id,
             section_key: &key,
             section_id: &section.id,
             section_name: &section.name,
-            title_window: self
-                .config
+            title_window: config
                 .store
                 .title_window
                 .and_then(|w| chrono::Duration::from_std(w).ok()),
@@ -354,10 +574,11 @@ impl Poller {
         Ok(())
     }
 
-    /// Polls every section once, concurrently under the configured caps.
+    /// Polls every section once, concurrently under the configured caps, and returns when every
+    /// section finished (in config order).
     pub async fn poll_all_once(self: &Arc<Self>) -> Vec<SectionReport> {
         let mut tasks = tokio::task::JoinSet::new();
-        let config = self.config.clone();
+        let config = self.config();
         for (i, (source, section)) in config.sections().enumerate() {
             let poller = self.clone();
             let (source, section) = (source.clone(), section.clone());
@@ -374,57 +595,190 @@ impl Poller {
         reports.into_iter().map(|(_, r)| r).collect()
     }
 
-    /// Runs the schedule until `shutdown` turns true: each section on its own interval, first
-    /// polls spread over the first interval, jitter after each poll, backoff after failures.
+    /// Runs the schedule until `shutdown` turns true: one task per section on its own interval,
+    /// first polls spread over the first interval, jitter after each poll, backoff after
+    /// failures, and the task set kept in step with [`Poller::reload`]. On shutdown it stops
+    /// scheduling and returns once polls already in flight have finished.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let mut tasks = tokio::task::JoinSet::new();
-        let config = self.config.clone();
-        for (source, section) in config.sections() {
-            let poller = self.clone();
-            let (source, section) = (source.clone(), section.clone());
-            let mut shutdown = shutdown.clone();
-            tasks.spawn(async move {
-                let key = section.key(&source);
-                let mut delay = initial_delay(&key, section.interval);
-                let mut attempt: u64 = 0;
-                loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = shutdown.wait_for(|stop| *stop) => break,
-                    }
-                    let report = tokio::select! {
-                        report = poller.poll_section(&source, &section) => report,
-                        _ = shutdown.wait_for(|stop| *stop) => break,
-                    };
-                    attempt += 1;
-                    let failures = poller
-                        .store
-                        .section_status(&key)
-                        .map(|s| s.consecutive_failures)
-                        .unwrap_or(0);
-                    delay = next_delay(
-                        &key,
-                        section.interval,
-                        failures,
-                        report.retry_after,
-                        attempt,
-                    );
-                }
-            });
+        let mut configs = self.config.subscribe();
+        let mut stop = shutdown.clone();
+        let mut tasks = SectionTasks::default();
+        let mut at_start = true;
+        loop {
+            let config = configs.borrow_and_update().clone();
+            self.reconcile(&config, &mut tasks, at_start, &shutdown)
+                .await;
+            at_start = false;
+            tokio::select! {
+                changed = configs.changed() => if changed.is_err() { break },
+                _ = stop.wait_for(|stopping| *stopping) => break,
+            }
         }
-        while tasks.join_next().await.is_some() {}
+        let running: Vec<SectionTask> = tasks.0.drain().map(|(_, task)| task).collect();
+        for task in running {
+            let _ = task.handle.await;
+        }
+    }
+
+    /// Makes the running tasks match `config`: stops removed and changed sections, starts new
+    /// and changed ones.
+    async fn reconcile(
+        self: &Arc<Self>,
+        config: &Config,
+        tasks: &mut SectionTasks,
+        at_start: bool,
+        shutdown: &watch::Receiver<bool>,
+    ) {
+        let wanted: HashMap<String, (u64, &Source, &Section)> = config
+            .sections()
+            .map(|(source, section)| {
+                (
+                    section.key(source),
+                    (section_fingerprint(source, section), source, section),
+                )
+            })
+            .collect();
+        let stale: Vec<String> = tasks
+            .0
+            .iter()
+            .filter(|(key, task)| {
+                wanted
+                    .get(*key)
+                    .is_none_or(|(fingerprint, ..)| *fingerprint != task.fingerprint)
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in stale {
+            if let Some(task) = tasks.0.remove(&key) {
+                task.handle.abort();
+                let _ = task.handle.await;
+                tracing::debug!(section = %key, "section task stopped");
+            }
+        }
+        for (key, (fingerprint, source, section)) in wanted {
+            if tasks.0.contains_key(&key) {
+                continue;
+            }
+            let first = if at_start {
+                self.startup_delay(&key, section)
+            } else {
+                // New or changed settings: validators from the old settings must not turn the
+                // first poll into a 304 that skips reading the page with the new rules.
+                self.forget_validators(&key);
+                initial_delay(&key, section.interval.min(RELOAD_SPREAD))
+            };
+            let handle = tokio::spawn(self.clone().section_loop(
+                source.clone(),
+                section.clone(),
+                fingerprint,
+                first,
+                shutdown.clone(),
+            ));
+            tasks.0.insert(
+                key,
+                SectionTask {
+                    fingerprint,
+                    handle,
+                },
+            );
+        }
+    }
+
+    /// One section's schedule: sleep, poll, compute the next delay; stops on shutdown.
+    async fn section_loop(
+        self: Arc<Self>,
+        source: Source,
+        section: Section,
+        fingerprint: u64,
+        first: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let key = section.key(&source);
+        let mut delay = first;
+        let mut attempt: u64 = 0;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait_for(|stopping| *stopping) => break,
+            }
+            let report = match self
+                .poll_inner(&source, &section, fingerprint, Some(&mut shutdown))
+                .await
+            {
+                Ok(report) => report,
+                Err(Stopped) => break,
+            };
+            attempt += 1;
+            delay = next_delay(
+                &key,
+                section.interval,
+                report.consecutive_failures,
+                report.retry_after,
+                attempt,
+            );
+            tracing::debug!(section = %key, next_in = ?delay, "next poll scheduled");
+        }
+    }
+
+    /// First delay after start: a section polled recently resumes when it is next due (a quick
+    /// restart, or a crash loop, never polls early and keeps any backoff); otherwise its first
+    /// poll is spread over the first interval.
+    fn startup_delay(&self, key: &str, section: &Section) -> Duration {
+        let spread = initial_delay(key, section.interval);
+        let Ok(status) = self.store.section_status(key) else {
+            return spread;
+        };
+        let Some(last) = status.last_attempt else {
+            return spread;
+        };
+        let due_after = backoff_base(section.interval, status.consecutive_failures);
+        let elapsed = ((self.clock)() - last).to_std().unwrap_or(Duration::ZERO);
+        match due_after.checked_sub(elapsed) {
+            Some(remaining) if !remaining.is_zero() => remaining,
+            _ => spread,
+        }
+    }
+
+    /// Drops a section's conditional-GET validators and body hash so its next poll reads the
+    /// page afresh.
+    fn forget_validators(&self, key: &str) {
+        let Ok(mut status) = self.store.section_status(key) else {
+            return;
+        };
+        if status.etag.is_none() && status.last_modified.is_none() && status.body_hash.is_none() {
+            return;
+        }
+        status.etag = None;
+        status.last_modified = None;
+        status.body_hash = None;
+        if let Err(e) = self.store.set_section_status(key, &status) {
+            tracing::error!(section = %key, "cannot reset poll status: {e}");
+        }
     }
 }
 
-/// Where in the first interval a section's first poll falls: spread evenly by a hash of its key,
-/// so a restart does not hit every portal at once.
-pub fn initial_delay(key: &str, interval: Duration) -> Duration {
+/// Where in `window` a section's first poll falls: spread evenly by a hash of its key, so a
+/// restart does not hit every portal at once.
+pub fn initial_delay(key: &str, window: Duration) -> Duration {
     let fraction = (xxh3_64(key.as_bytes()) % 10_000) as f64 / 10_000.0;
-    interval.mul_f64(fraction)
+    window.mul_f64(fraction)
 }
 
-/// Delay before the next poll: the interval plus up to 10% jitter, doubled per consecutive
-/// failure up to 6× the interval; a server's `Retry-After` is honoured within that cap.
+/// The wait after `failures` consecutive failures, before jitter: the interval, doubled per
+/// failure after the first, capped at [`BACKOFF_CAP`]× the interval.
+pub fn backoff_base(interval: Duration, failures: u32) -> Duration {
+    if failures == 0 {
+        return interval;
+    }
+    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
+    interval
+        .saturating_mul(factor)
+        .min(interval.saturating_mul(BACKOFF_CAP))
+}
+
+/// Delay before the next poll: [`backoff_base`] plus up to [`JITTER_FRACTION`] of the interval;
+/// a server's `Retry-After` is honoured within the backoff cap (a server cannot park a section
+/// for longer than [`BACKOFF_CAP`] intervals).
 pub fn next_delay(
     key: &str,
     interval: Duration,
@@ -432,18 +786,10 @@ pub fn next_delay(
     retry_after: Option<u64>,
     attempt: u64,
 ) -> Duration {
-    let jitter_fraction = (xxh3_64(format!("{key}#{attempt}").as_bytes()) % 1000) as f64 / 10_000.0;
-    let base = if failures == 0 {
-        interval
-    } else {
-        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-        interval
-            .saturating_mul(factor)
-            .min(interval.saturating_mul(6))
-    };
-    let mut delay = base + interval.mul_f64(jitter_fraction);
+    let jitter = (xxh3_64(format!("{key}#{attempt}").as_bytes()) % 1000) as f64 / 1000.0;
+    let mut delay = backoff_base(interval, failures) + interval.mul_f64(jitter * JITTER_FRACTION);
     if let Some(seconds) = retry_after {
-        let asked = Duration::from_secs(seconds).min(interval.saturating_mul(6));
+        let asked = Duration::from_secs(seconds).min(interval.saturating_mul(BACKOFF_CAP));
         delay = delay.max(asked);
     }
     delay

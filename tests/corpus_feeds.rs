@@ -160,6 +160,8 @@ struct Tally {
     items: usize,
     /// Well-formed files without any usable item (no headline expected).
     no_items: usize,
+    /// Files rejected with an error (expected for the ill-formed ones).
+    errors: usize,
     failures: Vec<String>,
     accepted: Vec<String>,
 }
@@ -212,6 +214,7 @@ fn corpus_feeds() {
             parse_feed(&text, &url)
         }));
         let mut problems = Vec::new();
+        let rejected = matches!(outcome, Ok(Err(_)));
         let (format, items) = match outcome {
             Err(panic) => {
                 let msg = panic
@@ -249,6 +252,9 @@ fn corpus_feeds() {
         if wellformed && !expect_items {
             tally.no_items += 1;
         }
+        if rejected {
+            tally.errors += 1;
+        }
         if problems.is_empty() {
             continue;
         }
@@ -271,10 +277,11 @@ fn corpus_feeds() {
     println!("corpus_feeds: per-format summary");
     for (format, t) in &by_format {
         println!(
-            "  {format:<28} files {:>4}  items {:>6}  itemless {:>3}  failures {:>2}  accepted {:>2}",
+            "  {format:<22} files {:>4}  items {:>5}  itemless {:>3}  rejected {:>2}  failures {:>2}  accepted {:>2}",
             t.files,
             t.items,
             t.no_items,
+            t.errors,
             t.failures.len(),
             t.accepted.len()
         );

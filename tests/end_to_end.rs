@@ -156,11 +156,12 @@ async fn polls_dedupes_serves_and_survives_restart() {
             by_key["portal/politics"].found, 3,
             "the twice-linked story is one"
         );
-        assert_eq!(by_key["portal/politics"].new, 3);
         assert_eq!(by_key["portal/world"].found, 2);
+        // Sections are polled concurrently, so whichever sees the shared story first creates it.
         assert_eq!(
-            by_key["portal/world"].new, 1,
-            "the shared story is not new in the second section"
+            by_key["portal/politics"].new + by_key["portal/world"].new,
+            4,
+            "the shared story is new only once"
         );
         assert!(by_key["portal/broken"].error.is_some(), "500 is an error");
         assert_eq!(
@@ -197,8 +198,12 @@ async fn polls_dedupes_serves_and_survives_restart() {
             shared.published().unwrap().to_rfc3339(),
             "2022-03-13T01:27:00+00:00"
         );
-        let terms: Vec<&str> = shared.categories().iter().map(|c| c.term()).collect();
-        assert_eq!(terms, vec!["时政", "抗疫进行时", "国际"]);
+        // Sections are polled concurrently: the labels' order depends on which was stored first.
+        let mut terms: Vec<&str> = shared.categories().iter().map(|c| c.term()).collect();
+        terms.sort_unstable();
+        let mut expected = vec!["时政", "抗疫进行时", "国际"];
+        expected.sort_unstable();
+        assert_eq!(terms, expected);
         assert_eq!(
             shared.links()[0].href(),
             format!("{base}/politics/2022_03_13_1.shtml")

@@ -9,9 +9,10 @@
 //! member for JSON Feed.
 //!
 //! * RSS 0.9x / 2.0 is read with the `rss` crate. That crate is strict in places (a bare `&`, a
-//!   stray end tag after the channel, elements it does not expect), so when it rejects a document
-//!   the same document is read again with this module's own namespace-aware quick-xml reader,
-//!   which is lenient about everything except well-formedness.
+//!   stray end tag after the channel, elements it does not expect) and silently drops child
+//!   elements inside `<title>`/`<description>`, so when it rejects a document, or leaves an item
+//!   with nothing in it, the same document is read again with this module's own namespace-aware
+//!   quick-xml reader, which is lenient about everything except well-formedness.
 //! * RSS 1.0 (RDF, items as siblings of the channel), Atom 1.0 and Atom 0.3 are read with the
 //!   own reader. Atom 1.0 is not read with `atom_syndication` because that crate turns dates into
 //!   `DateTime`s (headwire keeps the source's own text and parses it later, deviations included),
@@ -21,8 +22,9 @@
 //!
 //! Whatever the format, the mapping into [`Headline`] is the same: titles become plain text
 //! (markup stripped, entities decoded even when double-escaped, whitespace collapsed, zero-width
-//! and control characters removed), links become absolute (`xml:base`, then the feed URL),
-//! summaries are sanitised with `ammonia`, and dates are kept exactly as printed.
+//! and control characters removed, windows-1252 character references and UTF-8-read-as-1252
+//! mojibake repaired), links become absolute (`xml:base`, then the feed URL), summaries are
+//! sanitised with `ammonia`, and dates are kept exactly as printed.
 //!
 //! Nothing here panics on any input: there is no `unwrap`/`expect` on an input path, nesting is
 //! capped so deep documents cannot exhaust the stack, and every failure is a [`FeedError`].
@@ -43,6 +45,9 @@ pub const MAX_SUMMARY_BYTES: usize = 4096;
 
 /// A title synthesised from a summary is at most this many characters (plus an ellipsis).
 pub const SYNTHETIC_TITLE_CHARS: usize = 80;
+
+/// Title-like text longer than this (bytes) is cut before markup is stripped from it.
+const MAX_TEXT_INPUT_BYTES: usize = 8192;
 
 /// Elements nested deeper than this are flattened into their ancestor's text, so that a hostile
 /// document cannot exhaust the stack while the tree is built, walked or dropped.
@@ -181,7 +186,7 @@ pub fn parse_feed(text: &str, feed_url: &Url) -> Result<ParsedFeed, FeedError> {
         RootSniff::Feed(format) => format,
         RootSniff::Other(what) => return Err(FeedError::NotAFeed { what }),
     };
-    if format == FeedFormat::Rss2 && std::env::var_os("HW_NO_RSS_CRATE").is_none() {
+    if format == FeedFormat::Rss2 {
         match rss::Channel::read_from(trimmed.as_bytes()) {
             // The crate skips child elements inside <title>/<description>; an item left with
             // nothing at all is the sign of that, and the own reader keeps such markup.
@@ -942,7 +947,8 @@ fn is_invisible(c: char) -> bool {
 /// Turns title-like text into plain text: strips markup and decodes entities (repeatedly, for
 /// double-escaped sources), removes invisible characters and collapses whitespace.
 pub fn clean_text(raw: &str) -> String {
-    let mut s = raw.to_owned();
+    // HTML tree building is superlinear in nesting depth: keep hostile input bounded.
+    let mut s = truncate_at_char(raw, MAX_TEXT_INPUT_BYTES).to_owned();
     for _ in 0..3 {
         if !looks_like_markup(&s) {
             break;
@@ -1321,7 +1327,7 @@ fn media_image(parent: &Elem, base: &Url) -> Option<String> {
             parent
                 .elems()
                 .filter(|e| e.is(NS_MEDIA, "group"))
-                .find_map(|g| direct(g))
+                .find_map(direct)
         })
         .and_then(|u| resolve_link(base, &u))
 }
@@ -1400,7 +1406,7 @@ fn map_atom(root: &Elem, format: FeedFormat, feed_url: &Url) -> ParsedFeed {
             .find(|c| c.local == local && c.ns.as_deref().unwrap_or("") == ns)
     }
     let title = child_in(root, ns, "title").and_then(|t| atom_construct_html(t, v03));
-    let link = atom_alternate(root, &ns, &base);
+    let link = atom_alternate(root, ns, &base);
     let feed_author = child_in(root, ns, "author")
         .and_then(|a| child_in(a, ns, "name"))
         .and_then(Elem::text_opt);
@@ -1412,7 +1418,7 @@ fn map_atom(root: &Elem, format: FeedFormat, feed_url: &Url) -> ParsedFeed {
         let ebase = entry.base_from(&base);
         let mut raw = RawItem::new(ebase.clone());
         raw.title = child_in(entry, ns, "title").and_then(|t| atom_construct_html(t, v03));
-        raw.link = atom_alternate(entry, &ns, &ebase);
+        raw.link = atom_alternate(entry, ns, &ebase);
         raw.guid = child_in(entry, ns, "id").and_then(Elem::text_opt);
         let first_text = |names: &[&str]| {
             names

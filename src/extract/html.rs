@@ -107,6 +107,29 @@ impl FieldSelector {
     }
 }
 
+/// A one-line message for a selector that does not parse (scraper's own text spans lines and
+/// sometimes blames itself).
+fn selector_error(text: &str, error: &scraper::error::SelectorErrorKind) -> String {
+    use scraper::error::SelectorErrorKind as K;
+    let reason = match error {
+        K::UnexpectedToken => "unexpected token".to_string(),
+        K::EndOfLine => "it ends too early".to_string(),
+        K::InvalidAtRule | K::InvalidAtRuleBody => "at-rules are not selectors".to_string(),
+        K::QualRuleInvalid => "invalid rule".to_string(),
+        K::TooManyNestedBlocks => "too deeply nested".to_string(),
+        K::ExpectedColonOnPseudoElement | K::ExpectedIdentityOnPseudoElement => {
+            "bad pseudo-element".to_string()
+        }
+        K::UnexpectedSelectorParseError(kind) => format!("{kind:?}")
+            .replace(
+                "DanglingCombinator",
+                "a combinator (>, +, ~) is missing a side",
+            )
+            .replace("EmptySelector", "empty selector"),
+    };
+    format!("`{text}` is not a valid CSS selector: {reason}")
+}
+
 /// Splits `css@attr` at the last `@` outside brackets and quotes.
 fn split_attr(text: &str) -> (&str, Option<String>) {
     let mut depth = 0usize;
@@ -144,8 +167,7 @@ impl ItemSelector {
             if text.is_empty() {
                 return Err("empty item selector".into());
             }
-            let selector = Selector::parse(text)
-                .map_err(|e| format!("`{text}` is not a valid CSS selector: {e}"))?;
+            let selector = Selector::parse(text).map_err(|e| selector_error(text, &e))?;
             selectors.push((text.to_string(), selector));
         }
         if selectors.is_empty() {

@@ -2,8 +2,9 @@
 //! and decoded to text with the right charset (`charset`).
 //!
 //! Rules owned here: a body is never buffered beyond the configured cap (counted after
-//! decompression), redirects stop after five hops, and every failure is classified into a kind a
-//! user can act on (DNS, connect, timeout, HTTP status, too large) for the section's status.
+//! decompression, so a small gzip bomb is refused as surely as a big page), redirects stop after
+//! [`MAX_REDIRECTS`] hops, and every failure is classified into a kind a user can act on (DNS,
+//! connect, timeout, HTTP status, too large, redirect, decode) for the section's status.
 
 pub mod charset;
 
@@ -12,6 +13,10 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::PollSettings;
+
+/// Redirect hops followed before a fetch fails with [`FetchError::Redirect`]: enough for
+/// http→https→www→trailing-slash chains, few enough that a loop fails fast.
+pub const MAX_REDIRECTS: usize = 5;
 
 /// Validators from the previous successful fetch, sent for a conditional GET.
 #[derive(Debug, Clone, Default)]
@@ -61,11 +66,13 @@ pub enum FetchError {
         /// What failed.
         message: String,
     },
-    /// Connect or the whole request took too long.
-    #[error("timeout after {seconds}s")]
+    /// Connecting or the whole request (headers and body) took too long.
+    #[error("timeout: {phase} took longer than {limit:?}")]
     Timeout {
-        /// The limit that was hit.
-        seconds: u64,
+        /// `connect` or `request`.
+        phase: &'static str,
+        /// The limit that was hit (`[poll] connect_timeout` / `request_timeout`).
+        limit: Duration,
     },
     /// The server answered with a non-success status.
     #[error("http status {status}{}", retry_after.map(|s| format!(" (retry after {s}s)")).unwrap_or_default())]
@@ -81,7 +88,19 @@ pub enum FetchError {
         /// The cap in bytes.
         limit: usize,
     },
-    /// Anything else (invalid URL, redirect loop, broken body stream).
+    /// The server redirected more than [`MAX_REDIRECTS`] times (or in a loop).
+    #[error("redirect: more than {MAX_REDIRECTS} redirects: {message}")]
+    Redirect {
+        /// What reqwest said, with the URL.
+        message: String,
+    },
+    /// The body could not be decompressed (broken gzip/brotli/deflate stream).
+    #[error("decode: cannot decompress the body: {message}")]
+    Decode {
+        /// What failed.
+        message: String,
+    },
+    /// Anything else (invalid URL, broken body stream).
     #[error("request failed: {message}")]
     Other {
         /// What failed.
@@ -98,6 +117,8 @@ impl FetchError {
             FetchError::Timeout { .. } => "timeout",
             FetchError::Status { .. } => "http",
             FetchError::TooLarge { .. } => "too-large",
+            FetchError::Redirect { .. } => "redirect",
+            FetchError::Decode { .. } => "decode",
             FetchError::Other { .. } => "request",
         }
     }
@@ -108,6 +129,7 @@ impl FetchError {
 pub struct Fetcher {
     client: reqwest::Client,
     max_body: usize,
+    connect_timeout: Duration,
     request_timeout: Duration,
 }
 
@@ -118,7 +140,7 @@ impl Fetcher {
             .user_agent(settings.user_agent.clone())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
             .gzip(true)
             .brotli(true)
             .deflate(true)
@@ -129,6 +151,7 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             max_body: settings.max_body_bytes,
+            connect_timeout: settings.connect_timeout,
             request_timeout: settings.request_timeout,
         })
     }
@@ -234,14 +257,28 @@ impl Fetcher {
     }
 
     fn classify(&self, url: &url::Url, error: &reqwest::Error) -> FetchError {
+        let chain = error_chain(error);
+        let lower = chain.to_ascii_lowercase();
         if error.is_timeout() {
-            return FetchError::Timeout {
-                seconds: self.request_timeout.as_secs(),
+            return if error.is_connect() {
+                FetchError::Timeout {
+                    phase: "connect",
+                    limit: self.connect_timeout,
+                }
+            } else {
+                FetchError::Timeout {
+                    phase: "request",
+                    limit: self.request_timeout,
+                }
             };
         }
-        let chain = error_chain(error);
+        if error.is_redirect() {
+            return FetchError::Redirect { message: chain };
+        }
+        if error.is_decode() {
+            return FetchError::Decode { message: chain };
+        }
         if error.is_connect() {
-            let lower = chain.to_ascii_lowercase();
             if lower.contains("dns error") || lower.contains("failed to lookup address") {
                 return FetchError::Dns {
                     host: url.host_str().unwrap_or_default().to_string(),
@@ -250,7 +287,8 @@ impl Fetcher {
             }
             if lower.contains("timed out") {
                 return FetchError::Timeout {
-                    seconds: self.request_timeout.as_secs(),
+                    phase: "connect",
+                    limit: self.connect_timeout,
                 };
             }
             return FetchError::Connect { message: chain };

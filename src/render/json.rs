@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{entry_urn, primary_source, FeedMeta, SourceLookup};
+use super::{entry_urn, primary_source, summary_html, FeedMeta, SourceLookup};
 use crate::store::Item;
 
 /// Renders items as a JSON Feed 1.1 document.
@@ -26,7 +26,7 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
                 entry["url"] = json!(link);
             }
             if let Some(summary) = &item.summary {
-                entry["content_html"] = json!(summary);
+                entry["content_html"] = json!(summary_html(summary, item.link.as_deref()));
             } else {
                 entry["content_text"] = json!(item.title);
             }
@@ -53,8 +53,17 @@ mod tests {
 
     #[test]
     fn renders_json_feed() {
-        let xml = render(&[item(1, NASTY)], &meta(), &lookup);
+        let mut first = item(1, NASTY);
+        first.summary = Some(HOSTILE_SUMMARY.into());
+        first.image = Some("https://img.example.com/p.jpg".into());
+        first.author = Some("张三".into());
+        let xml = render(&[first], &meta(), &lookup);
         let doc: Value = serde_json::from_str(&xml).unwrap();
+        assert_inert(doc["items"][0]["content_html"].as_str().unwrap());
+        assert_eq!(doc["items"][0]["image"], "https://img.example.com/p.jpg");
+        assert_eq!(doc["items"][0]["authors"][0]["name"], "张三");
+        assert_eq!(doc["items"][0]["_source"]["url"], "https://www.guancha.cn/");
+        assert_eq!(doc["feed_url"], meta().self_url);
         assert_eq!(doc["version"], "https://jsonfeed.org/version/1.1");
         assert_eq!(doc["items"][0]["title"], NASTY);
         assert_eq!(doc["items"][0]["date_published"], "2022-03-13T01:28:00Z");

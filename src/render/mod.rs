@@ -2,8 +2,10 @@
 //!
 //! Rendering is pure: it takes items and a [`FeedMeta`] and returns bytes. Rules owned here:
 //! every text that reaches XML goes through [`xml_text`], which removes the characters XML 1.0
-//! forbids (so a control character scraped from a page can never break a reader), and every
-//! entry gets a stable id derived from the item id.
+//! forbids (so a control character scraped from a page can never break a reader); every summary
+//! goes through [`summary_html`] (ammonia: no script, style, event handlers or `javascript:`
+//! URLs, relative links made absolute) whatever the store holds; and every entry gets a stable
+//! id derived from the item id.
 
 pub mod atom;
 pub mod json;
@@ -33,6 +35,8 @@ pub struct FeedMeta {
 /// Where an item came from, for `<source>` and Atom authors.
 #[derive(Debug, Clone)]
 pub struct SourceInfo {
+    /// Source id from the config.
+    pub id: String,
     /// Portal name.
     pub name: String,
     /// Portal home page.
@@ -49,6 +53,41 @@ pub fn xml_text(text: &str) -> String {
             matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
         })
         .collect()
+}
+
+/// Escapes text for XML element content or a double-quoted attribute, after removing the
+/// characters XML 1.0 forbids.
+pub fn push_xml_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+}
+
+/// A summary made safe to show: sanitised with ammonia (script/style dropped with their
+/// content, event-handler attributes and `javascript:` URLs removed, links marked
+/// `noopener noreferrer`), relative URLs resolved against the item's link, and characters XML
+/// forbids removed. Applied at render time too, so nothing unsafe reaches a reader whatever
+/// the store holds.
+pub fn summary_html(summary: &str, item_link: Option<&str>) -> String {
+    let mut builder = ammonia::Builder::default();
+    builder.link_rel(Some("noopener noreferrer"));
+    match item_link.and_then(|l| url::Url::parse(l).ok()) {
+        Some(base) => {
+            builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base));
+        }
+        None => {
+            builder.url_relative(ammonia::UrlRelative::Deny);
+        }
+    }
+    xml_text(builder.clean(summary).to_string().trim())
 }
 
 /// A stable URN for an item id (a UUID-shaped rendering of the 128-bit id).
@@ -76,6 +115,7 @@ fn primary_source(item: &Item, lookup: SourceLookup<'_>) -> SourceInfo {
         .map(String::as_str)
         .unwrap_or("headwire");
     lookup(id).unwrap_or_else(|| SourceInfo {
+        id: id.to_string(),
         name: id.to_string(),
         url: None,
     })
@@ -121,10 +161,62 @@ pub(crate) mod fixtures {
 
     pub fn lookup(id: &str) -> Option<SourceInfo> {
         (id == "guancha").then(|| SourceInfo {
+            id: "guancha".into(),
             name: "观察者网".into(),
             url: Some("https://www.guancha.cn/".into()),
         })
     }
 
     pub const NASTY: &str = "A & B <c> ]]> \u{0001}ctrl\u{FFFF} \"q\"";
+
+    /// A summary that tries everything a sanitiser must stop.
+    pub const HOSTILE_SUMMARY: &str = "<p onclick=\"steal()\">Hi <script>alert(1)</script>\
+        <style>body{display:none}</style><a href=\"javascript:alert(2)\">x</a> \
+        <a href=\"/rel/path.html\">rel</a> <img src=\"/i.png\" onerror=\"bad()\"> ]]> \u{0002} &amp; &lt;b&gt;</p>";
+
+    /// Checks a sanitised summary keeps no active content.
+    pub fn assert_inert(html: &str) {
+        let lower = html.to_ascii_lowercase();
+        for bad in [
+            "<script",
+            "<style",
+            "onclick",
+            "onerror",
+            "javascript:",
+            "alert(1)",
+            "\u{0002}",
+        ] {
+            assert!(!lower.contains(bad), "{bad} survived in {html}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn summaries_are_sanitised_and_absolutised() {
+        let clean = summary_html(HOSTILE_SUMMARY, Some("https://example.com/a/1.html"));
+        assert_inert(&clean);
+        assert!(
+            clean.contains("href=\"https://example.com/rel/path.html\""),
+            "{clean}"
+        );
+        assert!(
+            clean.contains("src=\"https://example.com/i.png\""),
+            "{clean}"
+        );
+        assert!(clean.contains("Hi"));
+        // Without a base, relative URLs are dropped rather than left dangling.
+        assert!(!summary_html(HOSTILE_SUMMARY, None).contains("/rel/path.html"));
+    }
+
+    #[test]
+    fn escaping_keeps_xml_well_formed() {
+        let mut out = String::new();
+        push_xml_escaped(&mut out, NASTY);
+        assert_eq!(out, "A &amp; B &lt;c&gt; ]]&gt; ctrl &quot;q&quot;");
+    }
 }

@@ -1,152 +1,431 @@
 //! The render cache: identical feed requests between two store changes are answered from memory.
 //!
-//! Entries are keyed by (format, canonical query) and remember the store generation they were
-//! rendered at; a changed generation makes them stale. The cache is bounded in bytes and evicts
-//! the least recently used entries first.
+//! Entries are keyed by (format, raw query string) — exactly what decides the body, self link
+//! included — and remember the store generation they were rendered at; a changed generation
+//! makes them stale, and the next insert drops every stale entry. A feed filtered by a relative
+//! `since` (`6h`) also expires when the minute changes. Only requests that passed parsing and
+//! the token check are ever inserted, so a hit needs neither (the cache is cleared when the
+//! configuration changes). The cache is bounded in bytes (bodies, compressed copies and keys)
+//! and evicts the least recently used entries first.
+//!
+//! The hit path is the one nginx is measured against: one hash of the query, a read lock, an
+//! atomic "last used" stamp and an `Arc` clone; gzip and brotli copies are made once per entry,
+//! on the first request that asks for them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
+use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-/// A rendered response ready to send again.
-#[derive(Debug, Clone)]
+/// A content coding a rendered body can be sent in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    /// As rendered.
+    Identity,
+    /// gzip (RFC 1952).
+    Gzip,
+    /// brotli (RFC 7932).
+    Brotli,
+}
+
+impl Coding {
+    /// The `Content-Encoding` value, `None` for identity.
+    pub fn header(self) -> Option<HeaderValue> {
+        match self {
+            Coding::Identity => None,
+            Coding::Gzip => Some(HeaderValue::from_static("gzip")),
+            Coding::Brotli => Some(HeaderValue::from_static("br")),
+        }
+    }
+
+    /// Picks the best coding an `Accept-Encoding` value allows: brotli, then gzip, then
+    /// identity. Honours `q=0` (and `*`), parses without allocating.
+    pub fn negotiate(accept: Option<&[u8]>) -> Coding {
+        let Some(accept) = accept else {
+            return Coding::Identity;
+        };
+        let (mut br, mut gzip, mut star) = (None, None, None);
+        for part in accept.split(|&b| b == b',') {
+            let mut fields = part.split(|&b| b == b';');
+            let name = trim(fields.next().unwrap_or_default());
+            let mut q_zero = false;
+            for param in fields {
+                let param = trim(param);
+                if let Some(value) = param
+                    .strip_prefix(b"q=")
+                    .or_else(|| param.strip_prefix(b"Q="))
+                {
+                    q_zero = std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|v| v.trim().parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0);
+                }
+            }
+            if name.eq_ignore_ascii_case(b"br") {
+                br = Some(!q_zero);
+            } else if name.eq_ignore_ascii_case(b"gzip") || name.eq_ignore_ascii_case(b"x-gzip") {
+                gzip = Some(!q_zero);
+            } else if name == b"*" {
+                star = Some(!q_zero);
+            }
+        }
+        if br.or(star).unwrap_or(false) {
+            Coding::Brotli
+        } else if gzip.or(star).unwrap_or(false) {
+            Coding::Gzip
+        } else {
+            Coding::Identity
+        }
+    }
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &bytes[start..end.max(start)]
+}
+
+/// A rendered response ready to send again: body plus prebuilt header values.
+#[derive(Debug)]
 pub struct Rendered {
     /// The body.
     pub body: Bytes,
     /// Strong ETag (quoted).
-    pub etag: String,
+    pub etag: HeaderValue,
     /// `Last-Modified` as an HTTP date.
-    pub last_modified: String,
-    /// Seconds for `Cache-Control: max-age`.
-    pub max_age: u64,
+    pub last_modified: HeaderValue,
+    /// `Last-Modified` in Unix seconds, for `If-Modified-Since`.
+    pub modified_unix: i64,
+    /// `Cache-Control` value (`public, max-age=N`).
+    pub cache_control: HeaderValue,
+    gzip: OnceLock<Bytes>,
+    brotli: OnceLock<Bytes>,
+    /// Bytes of compressed copies made so far (charged to the cache lazily).
+    compressed_bytes: AtomicUsize,
+}
+
+impl Rendered {
+    /// A rendering with its validators and freshness.
+    pub fn new(
+        body: Bytes,
+        etag: HeaderValue,
+        last_modified: HeaderValue,
+        modified_unix: i64,
+        cache_control: HeaderValue,
+    ) -> Rendered {
+        Rendered {
+            body,
+            etag,
+            last_modified,
+            modified_unix,
+            cache_control,
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
+            compressed_bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// The body in `coding`, compressing it the first time a coding is asked for. Falls back
+    /// to identity if compression fails (it cannot for in-memory writers, but we never panic).
+    pub fn body_in(&self, coding: Coding) -> (Bytes, Coding) {
+        let slot = match coding {
+            Coding::Identity => return (self.body.clone(), Coding::Identity),
+            Coding::Gzip => &self.gzip,
+            Coding::Brotli => &self.brotli,
+        };
+        if let Some(bytes) = slot.get() {
+            return (bytes.clone(), coding);
+        }
+        let Some(compressed) = compress(&self.body, coding) else {
+            return (self.body.clone(), Coding::Identity);
+        };
+        let stored = slot.get_or_init(|| {
+            self.compressed_bytes
+                .fetch_add(compressed.len(), Ordering::Relaxed);
+            compressed
+        });
+        (stored.clone(), coding)
+    }
+
+    fn size(&self) -> usize {
+        self.body.len() + self.compressed_bytes.load(Ordering::Relaxed)
+    }
+}
+
+fn compress(body: &[u8], coding: Coding) -> Option<Bytes> {
+    match coding {
+        Coding::Identity => None,
+        Coding::Gzip => {
+            let mut encoder = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::default(),
+            );
+            encoder.write_all(body).ok()?;
+            encoder.finish().ok().map(Bytes::from)
+        }
+        Coding::Brotli => {
+            let mut out = Vec::with_capacity(body.len() / 4);
+            {
+                let mut writer = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                writer.write_all(body).ok()?;
+                writer.flush().ok()?;
+            }
+            Some(Bytes::from(out))
+        }
+    }
 }
 
 struct Entry {
+    format: u8,
+    query: Box<str>,
     generation: u64,
-    rendered: Rendered,
-    last_used: u64,
+    /// For relative `since`: the Unix minute the rendering is valid in.
+    minute: Option<i64>,
+    rendered: Arc<Rendered>,
+    charged: usize,
+    last_used: AtomicU64,
 }
 
+#[derive(Default)]
 struct Inner {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<u64, Entry>,
     bytes: usize,
-    tick: u64,
 }
 
 /// A byte-bounded LRU of rendered feeds.
 pub struct RenderCache {
-    inner: Mutex<Inner>,
+    inner: RwLock<Inner>,
+    tick: AtomicU64,
     capacity: usize,
 }
 
+fn hash(format: u8, query: &str) -> u64 {
+    xxh3_64_with_seed(query.as_bytes(), u64::from(format))
+}
+
 impl RenderCache {
-    /// A cache holding at most `capacity` body bytes.
+    /// A cache holding at most `capacity` bytes.
     pub fn new(capacity: usize) -> RenderCache {
         RenderCache {
-            inner: Mutex::new(Inner {
-                entries: HashMap::new(),
-                bytes: 0,
-                tick: 0,
-            }),
+            inner: RwLock::new(Inner::default()),
+            tick: AtomicU64::new(0),
             capacity,
         }
     }
 
-    /// The cached rendering for `key` if it was made at `generation`.
-    pub fn get(&self, key: &str, generation: u64) -> Option<Rendered> {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.tick += 1;
-        let tick = inner.tick;
-        let entry = inner.entries.get_mut(key)?;
-        if entry.generation != generation {
+    /// The rendering of (`format`, `query`) if it was made at `generation` (and, for a relative
+    /// `since`, in the current minute, read from `now_minute` only then).
+    pub fn get(
+        &self,
+        format: u8,
+        query: &str,
+        generation: u64,
+        now_minute: impl FnOnce() -> i64,
+    ) -> Option<Arc<Rendered>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let entry = inner.entries.get(&hash(format, query))?;
+        if entry.generation != generation || entry.format != format || &*entry.query != query {
             return None;
         }
-        entry.last_used = tick;
+        if let Some(minute) = entry.minute {
+            if minute != now_minute() {
+                return None;
+            }
+        }
+        entry
+            .last_used
+            .store(self.tick.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
         Some(entry.rendered.clone())
     }
 
-    /// Stores a rendering made at `generation`, evicting old entries to stay within capacity.
-    pub fn put(&self, key: String, generation: u64, rendered: Rendered) {
-        let size = rendered.body.len() + key.len();
-        if size > self.capacity {
+    /// Stores a rendering made at `generation`: drops every entry of an older generation,
+    /// then the least recently used ones until everything fits.
+    pub fn put(
+        &self,
+        format: u8,
+        query: &str,
+        generation: u64,
+        minute: Option<i64>,
+        rendered: Arc<Rendered>,
+    ) {
+        // Compressed copies grow an entry after insertion; budget for them up front.
+        let charged = rendered.size() * 2 + query.len() + 64;
+        if charged > self.capacity {
             return;
         }
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.tick += 1;
-        let tick = inner.tick;
-        if let Some(old) = inner.entries.remove(&key) {
-            inner.bytes -= old.rendered.body.len() + key.len();
-        }
-        // Drop stale generations first, then least recently used, until the new entry fits.
-        if inner.bytes + size > self.capacity {
-            let stale: Vec<String> = inner
-                .entries
-                .iter()
-                .filter(|(_, e)| e.generation != generation)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in stale {
-                if let Some(old) = inner.entries.remove(&k) {
-                    inner.bytes -= old.rendered.body.len() + k.len();
-                }
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let Inner { entries, bytes } = &mut *inner;
+        entries.retain(|_, e| {
+            let keep = e.generation >= generation;
+            if !keep {
+                *bytes -= e.charged;
             }
+            keep
+        });
+        let key = hash(format, query);
+        if let Some(old) = entries.remove(&key) {
+            *bytes -= old.charged;
         }
-        while inner.bytes + size > self.capacity {
-            let Some(oldest) = inner
-                .entries
+        while *bytes + charged > self.capacity {
+            let Some(oldest) = entries
                 .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone())
+                .min_by_key(|(_, e)| e.last_used.load(Ordering::Relaxed))
+                .map(|(k, _)| *k)
             else {
                 break;
             };
-            if let Some(old) = inner.entries.remove(&oldest) {
-                inner.bytes -= old.rendered.body.len() + oldest.len();
+            if let Some(old) = entries.remove(&oldest) {
+                *bytes -= old.charged;
             }
         }
-        inner.bytes += size;
-        inner.entries.insert(
+        *bytes += charged;
+        entries.insert(
             key,
             Entry {
+                format,
+                query: query.into(),
                 generation,
+                minute,
                 rendered,
-                last_used: tick,
+                charged,
+                last_used: AtomicU64::new(self.tick.fetch_add(1, Ordering::Relaxed)),
             },
         );
     }
 
-    /// Bytes currently held.
+    /// Forgets everything (the configuration changed).
+    pub fn clear(&self) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.entries.clear();
+        inner.bytes = 0;
+    }
+
+    /// Bytes currently charged.
     pub fn bytes(&self) -> usize {
-        self.inner.lock().map(|i| i.bytes).unwrap_or(0)
+        self.inner.read().map(|i| i.bytes).unwrap_or(0)
+    }
+
+    /// Entries currently held.
+    pub fn len(&self) -> usize {
+        self.inner.read().map(|i| i.entries.len()).unwrap_or(0)
+    }
+
+    /// Whether the cache holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read as _;
 
-    fn r(n: usize) -> Rendered {
-        Rendered {
-            body: Bytes::from(vec![b'x'; n]),
-            etag: "\"e\"".into(),
-            last_modified: String::new(),
-            max_age: 60,
-        }
+    fn r(n: usize) -> Arc<Rendered> {
+        Arc::new(Rendered::new(
+            Bytes::from(vec![b'x'; n]),
+            HeaderValue::from_static("\"e\""),
+            HeaderValue::from_static("Sun, 13 Mar 2022 01:27:00 GMT"),
+            0,
+            HeaderValue::from_static("public, max-age=60"),
+        ))
     }
 
     #[test]
     fn generation_and_capacity_are_respected() {
-        let cache = RenderCache::new(100);
-        cache.put("a".into(), 1, r(40));
-        cache.put("b".into(), 1, r(40));
-        assert!(cache.get("a", 1).is_some());
-        assert!(cache.get("a", 2).is_none(), "stale after a store change");
-        cache.put("c".into(), 1, r(40)); // evicts b (least recently used)
-        assert!(cache.get("b", 1).is_none());
-        assert!(cache.get("a", 1).is_some());
-        assert!(cache.bytes() <= 100);
-        cache.put("huge".into(), 1, r(1000));
-        assert!(cache.get("huge", 1).is_none());
+        // Each entry is charged 2 × 100 body bytes + key + 64 = 265: two fit in 700, not three.
+        let cache = RenderCache::new(700);
+        cache.put(0, "a", 1, None, r(100));
+        cache.put(0, "b", 1, None, r(100));
+        assert!(cache.get(0, "a", 1, || 0).is_some());
+        assert!(
+            cache.get(1, "a", 1, || 0).is_none(),
+            "format is part of the key"
+        );
+        assert!(
+            cache.get(0, "a", 2, || 0).is_none(),
+            "stale after a store change"
+        );
+        cache.put(0, "c", 1, None, r(100)); // evicts b (least recently used)
+        assert!(cache.get(0, "b", 1, || 0).is_none());
+        assert!(cache.get(0, "a", 1, || 0).is_some());
+        assert!(cache.bytes() <= 700);
+        cache.put(0, "huge", 1, None, r(10_000));
+        assert!(cache.get(0, "huge", 1, || 0).is_none());
+        // A newer generation drops every stale entry on insert.
+        cache.put(0, "d", 2, None, r(10));
+        assert_eq!(cache.len(), 1);
+        cache.clear();
+        assert!(cache.is_empty());
+        assert_eq!(cache.bytes(), 0);
+    }
+
+    #[test]
+    fn relative_since_expires_with_the_minute() {
+        let cache = RenderCache::new(1000);
+        cache.put(0, "since=6h", 1, Some(100), r(10));
+        assert!(cache.get(0, "since=6h", 1, || 100).is_some());
+        assert!(cache.get(0, "since=6h", 1, || 101).is_none());
+    }
+
+    #[test]
+    fn negotiates_codings() {
+        let cases: [(Option<&str>, Coding); 9] = [
+            (None, Coding::Identity),
+            (Some(""), Coding::Identity),
+            (Some("gzip"), Coding::Gzip),
+            (Some("gzip, deflate, br"), Coding::Brotli),
+            (Some("br;q=0, gzip;q=0.5"), Coding::Gzip),
+            (Some("BR ; q=1.0"), Coding::Brotli),
+            (Some("identity"), Coding::Identity),
+            (Some("*"), Coding::Brotli),
+            (Some("*;q=0, gzip"), Coding::Gzip),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(
+                Coding::negotiate(header.map(str::as_bytes)),
+                expected,
+                "{header:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn compressed_copies_round_trip() {
+        let body = "<rss>标题 & more</rss>".repeat(100);
+        let rendered = Rendered::new(
+            Bytes::from(body.clone()),
+            HeaderValue::from_static("\"e\""),
+            HeaderValue::from_static("x"),
+            0,
+            HeaderValue::from_static("x"),
+        );
+        let (gz, coding) = rendered.body_in(Coding::Gzip);
+        assert_eq!(coding, Coding::Gzip);
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, body);
+        let (br, coding) = rendered.body_in(Coding::Brotli);
+        assert_eq!(coding, Coding::Brotli);
+        let mut text = String::new();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, body);
+        assert!(rendered.size() > body.len());
+        // The second request reuses the same bytes.
+        assert_eq!(rendered.body_in(Coding::Gzip).0.as_ptr(), gz.as_ptr());
     }
 }

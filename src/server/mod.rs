@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{guard, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -22,13 +22,14 @@ use crate::config::Config;
 use crate::poll::{Clock, PollMetrics};
 use crate::render::{self, FeedMeta, SourceInfo};
 use crate::store::{Item, Query, Store};
-use cache::{RenderCache, Rendered};
+use actix_web::web::Bytes;
+use cache::{Coding, RenderCache, Rendered};
 use query::{parse_query, FeedQuery};
 
 /// Default render-cache size in bytes.
 pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
-/// The feed formats served.
+/// The feed formats served (the discriminant is the route's index in `ROUTES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// RSS 2.0.
@@ -89,8 +90,15 @@ const ROUTES: [&str; 8] = [
 impl ServerMetrics {
     fn record(&self, route: &str, started: Instant) {
         if let Some(i) = ROUTES.iter().position(|r| *r == route) {
-            self.routes[i].requests.fetch_add(1, Ordering::Relaxed);
-            self.routes[i]
+            self.record_at(i, started);
+        }
+    }
+
+    /// Counts a request for `ROUTES[index]` (feeds pass their index: no string search).
+    fn record_at(&self, index: usize, started: Instant) {
+        if let Some(route) = self.routes.get(index) {
+            route.requests.fetch_add(1, Ordering::Relaxed);
+            route
                 .micros
                 .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         }
@@ -115,6 +123,7 @@ pub struct AppState {
 impl AppState {
     /// State for a config and store.
     pub fn new(config: Arc<Config>, store: Arc<Store>, clock: Clock) -> AppState {
+        crate::normalize::text::warm_up();
         AppState {
             config: RwLock::new(config),
             store,
@@ -139,25 +148,34 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner().clone())
     }
 
-    /// Replaces the configuration (reload).
+    /// Replaces the configuration (reload) and forgets every cached rendering, since titles,
+    /// sources and the token may have changed.
     pub fn set_config(&self, config: Arc<Config>) {
         match self.config.write() {
             Ok(mut guard) => *guard = config,
             Err(e) => *e.into_inner() = config,
         }
+        self.cache.clear();
     }
 }
 
-/// Registers every route.
+/// Registers every route (GET, and HEAD for link checkers). Feeds negotiate their own
+/// compression (cached compressed copies); every other route goes through actix's `Compress`
+/// middleware.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/feed.rss", web::get().to(feed_rss))
-        .route("/feed.atom", web::get().to(feed_atom))
-        .route("/feed.json", web::get().to(feed_json))
-        .route("/healthz", web::get().to(healthz))
-        .route("/", web::get().to(pages::index))
-        .route("/opml", web::get().to(pages::opml))
-        .route("/api/status", web::get().to(pages::status))
-        .route("/metrics", web::get().to(pages::metrics));
+    let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
+    cfg.route("/feed.rss", get_or_head().to(feed_rss))
+        .route("/feed.atom", get_or_head().to(feed_atom))
+        .route("/feed.json", get_or_head().to(feed_json))
+        .service(
+            web::scope("")
+                .wrap(actix_web::middleware::Compress::default())
+                .route("/healthz", get_or_head().to(healthz))
+                .route("/", get_or_head().to(pages::index))
+                .route("/opml", get_or_head().to(pages::opml))
+                .route("/api/status", get_or_head().to(pages::status))
+                .route("/metrics", get_or_head().to(pages::metrics)),
+        );
 }
 
 async fn feed_rss(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -221,60 +239,80 @@ pub fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
+fn unix_minute(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(60)
+}
+
+/// Serves one feed request. The hit path (the common case) is a cache lookup keyed by the
+/// raw query string and a write of shared bytes; parsing, the token check and rendering happen
+/// only on a miss, and only successful renderings are cached.
 fn feed(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
     let started = Instant::now();
-    let config = state.config();
-    let now = (state.clock)();
-    let known = |id: &str| config.sources.iter().any(|s| s.id == id);
-    let query = match parse_query(req.query_string(), now, &known) {
-        Ok(q) => q,
-        Err(reason) => return bad_request(&reason),
-    };
-    if let Some(denied) = token_denied(&config, query.token.as_deref()) {
-        return denied;
-    }
-    let key = format!(
-        "{}?{}#{}",
-        format.path(),
-        req.query_string(),
-        query.since.map(|t| t.timestamp() / 60).unwrap_or(0)
-    );
+    let raw_query = req.query_string();
     let generation = state.store.generation();
-    let rendered = match state.cache.get(&key, generation) {
+    let hit = state.cache.get(format as u8, raw_query, generation, || {
+        unix_minute((state.clock)())
+    });
+    let rendered = match hit {
         Some(hit) => {
             state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
             hit
         }
-        None => {
-            let rendered = match render_feed(req, state, &config, &query, format) {
-                Ok(r) => r,
-                Err(message) => {
-                    tracing::error!("feed render failed: {message}");
-                    return HttpResponse::InternalServerError()
-                        .content_type("text/plain; charset=utf-8")
-                        .body("the store could not be read; see the server log\n");
-                }
-            };
-            state.metrics.renders.fetch_add(1, Ordering::Relaxed);
-            state.cache.put(key, generation, rendered.clone());
-            rendered
-        }
+        None => match render_miss(req, state, format, generation) {
+            Ok(rendered) => rendered,
+            Err(response) => {
+                state.metrics.record_at(format as usize, started);
+                return response;
+            }
+        },
     };
-    let response = respond(req, format, rendered);
-    state.metrics.record(format.path(), started);
+    let response = respond(req, format, &rendered);
+    state.metrics.record_at(format as usize, started);
     response
 }
 
-fn respond(req: &HttpRequest, format: Format, rendered: Rendered) -> HttpResponse {
-    let not_modified = match req.headers().get(header::IF_NONE_MATCH) {
+/// Parses, checks the token, renders and caches a feed that was not in the cache.
+#[allow(clippy::result_large_err)] // the error is the response to send
+fn render_miss(
+    req: &HttpRequest,
+    state: &AppState,
+    format: Format,
+    generation: u64,
+) -> Result<Arc<Rendered>, HttpResponse> {
+    let config = state.config();
+    let now = (state.clock)();
+    let known = |id: &str| config.sources.iter().any(|s| s.id == id);
+    let query = parse_query(req.query_string(), now, &known).map_err(|r| bad_request(&r))?;
+    if let Some(denied) = token_denied(&config, query.token.as_deref()) {
+        return Err(denied);
+    }
+    let rendered = render_feed(req, state, &config, &query, format).map_err(|message| {
+        tracing::error!("feed render failed: {message}");
+        HttpResponse::InternalServerError()
+            .content_type("text/plain; charset=utf-8")
+            .body("the store could not be read; see the server log\n")
+    })?;
+    let rendered = Arc::new(rendered);
+    state.metrics.renders.fetch_add(1, Ordering::Relaxed);
+    state.cache.put(
+        format as u8,
+        req.query_string(),
+        generation,
+        query.since_relative.then(|| unix_minute(now)),
+        rendered.clone(),
+    );
+    Ok(rendered)
+}
+
+fn respond(req: &HttpRequest, format: Format, rendered: &Rendered) -> HttpResponse {
+    let headers = req.headers();
+    let not_modified = match headers.get(header::IF_NONE_MATCH) {
         Some(value) => etag_matches(value, &rendered.etag),
-        None => req
-            .headers()
+        None => headers
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| DateTime::parse_from_rfc2822(v.trim()).ok())
-            .zip(DateTime::parse_from_rfc2822(&rendered.last_modified).ok())
-            .is_some_and(|(since, modified)| modified <= since),
+            .is_some_and(|since| rendered.modified_unix <= since.timestamp()),
     };
     let mut builder = if not_modified {
         HttpResponse::NotModified()
@@ -284,23 +322,32 @@ fn respond(req: &HttpRequest, format: Format, rendered: Rendered) -> HttpRespons
     builder
         .insert_header((header::ETAG, rendered.etag.clone()))
         .insert_header((header::LAST_MODIFIED, rendered.last_modified.clone()))
-        .insert_header((
-            header::CACHE_CONTROL,
-            format!("public, max-age={}", rendered.max_age),
-        ))
-        .insert_header((header::VARY, "Accept-Encoding"));
+        .insert_header((header::CACHE_CONTROL, rendered.cache_control.clone()))
+        .insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding")));
     if not_modified {
         return builder.finish();
     }
+    let coding = Coding::negotiate(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .map(HeaderValue::as_bytes),
+    );
+    let (body, coding) = rendered.body_in(coding);
+    if let Some(value) = coding.header() {
+        builder.insert_header((header::CONTENT_ENCODING, value));
+    }
     builder
-        .insert_header((header::CONTENT_TYPE, format.content_type()))
-        .body(rendered.body)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        ))
+        .body(body)
 }
 
 /// Whether an `If-None-Match` value matches our strong ETag (weak comparison, as RFC 9110
 /// allows for `If-None-Match`).
-fn etag_matches(value: &HeaderValue, etag: &str) -> bool {
-    let Ok(text) = value.to_str() else {
+fn etag_matches(value: &HeaderValue, etag: &HeaderValue) -> bool {
+    let (Ok(text), Ok(etag)) = (value.to_str(), etag.to_str()) else {
         return false;
     };
     let ours = etag.trim_start_matches("W/");
@@ -333,6 +380,7 @@ fn render_feed(
             .iter()
             .find(|s| s.id == id)
             .map(|s| SourceInfo {
+                id: s.id.clone(),
                 name: s.name.clone(),
                 url: s.url.as_ref().map(|u| u.to_string()),
             })
@@ -349,18 +397,15 @@ fn render_feed(
     let self_url = if req.query_string().is_empty() {
         format!("{base}{path}")
     } else {
-        format!("{base}{path}?{}", req.query_string())
+        format!("{base}{path}?{}", uri_safe(req.query_string()))
     };
-    let token_suffix = query
-        .token
-        .as_ref()
-        .map(|t| {
-            format!(
-                "?token={}",
-                url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
-            )
-        })
-        .unwrap_or_default();
+    let token_suffix = match (&config.server.token, &query.token) {
+        (Some(_), Some(token)) => format!(
+            "?token={}",
+            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+        ),
+        _ => String::new(),
+    };
     let meta = FeedMeta {
         title: feed_title(config, query),
         site_url: format!("{base}/{token_suffix}"),
@@ -377,32 +422,93 @@ fn render_feed(
         Format::Atom => render::atom::render(&items, &meta, &lookup),
         Format::Json => render::json::render(&items, &meta, &lookup),
     };
-    Ok(Rendered {
-        etag: format!("\"{:016x}\"", xxh3_64(body.as_bytes())),
-        body: body.into(),
-        last_modified: http_date(updated),
-        max_age: interval.as_secs().max(1),
-    })
+    let header = |text: String| {
+        HeaderValue::from_str(&text).map_err(|e| format!("header value {text:?}: {e}"))
+    };
+    let etag = header(format!("\"{:016x}\"", xxh3_64(body.as_bytes())))?;
+    Ok(Rendered::new(
+        Bytes::from(body),
+        etag,
+        header(http_date(updated))?,
+        updated.timestamp(),
+        header(format!("public, max-age={}", interval.as_secs().max(1)))?,
+    ))
 }
 
-/// The shortest poll interval among the sections behind a response (all sections when the
-/// response is empty), so readers are told to come back no sooner than new items can appear.
+/// The request's query as it appeared, with any byte a URI may not carry (non-ASCII text sent
+/// raw by a lenient client, spaces, quotes, angle brackets) percent-encoded, so the self link
+/// is the requested URL and still a valid URI.
+fn uri_safe(query: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_byte = |b: u8| {
+        b <= b' '
+            || b >= 0x7F
+            || matches!(
+                b,
+                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+            )
+    };
+    if !query.bytes().any(unsafe_byte) {
+        return std::borrow::Cow::Borrowed(query);
+    }
+    let mut out = String::with_capacity(query.len() * 3);
+    for b in query.bytes() {
+        if unsafe_byte(b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether a configured section answers a folded `?section=` value (its key, id or name).
+fn section_matches(
+    source: &crate::config::Source,
+    section: &crate::config::Section,
+    key: &str,
+) -> bool {
+    use crate::normalize::text::fold_label;
+    fold_label(&section.key(source)) == key
+        || fold_label(&section.id) == key
+        || fold_label(&section.name) == key
+}
+
+/// The shortest poll interval among the sections behind a response: the sections its items
+/// were seen in, else (an empty response) the sections the query names, else every section of
+/// the requested sources — so readers are told to come back no sooner than new items can
+/// appear.
 fn min_interval(config: &Config, items: &[Item], query: &FeedQuery) -> std::time::Duration {
     let from_items = items
         .iter()
         .flat_map(|i| i.sections.iter())
         .filter_map(|key| config.section(key).map(|(_, s)| s.interval))
         .min();
+    let in_sources = |source: &crate::config::Source| {
+        query.sources.is_empty() || query.sources.contains(&source.id)
+    };
+    let named = || {
+        config
+            .sections()
+            .filter(|(source, section)| {
+                in_sources(source)
+                    && query
+                        .sections
+                        .iter()
+                        .any(|key| section_matches(source, section, key))
+            })
+            .map(|(_, s)| s.interval)
+            .min()
+    };
+    let all = || {
+        config
+            .sections()
+            .filter(|(source, _)| in_sources(source))
+            .map(|(_, s)| s.interval)
+            .min()
+    };
     from_items
-        .or_else(|| {
-            config
-                .sections()
-                .filter(|(source, _)| {
-                    query.sources.is_empty() || query.sources.contains(&source.id)
-                })
-                .map(|(_, s)| s.interval)
-                .min()
-        })
+        .or_else(named)
+        .or_else(all)
         .unwrap_or(crate::config::DEFAULT_INTERVAL)
 }
 
@@ -416,10 +522,7 @@ fn feed_title(config: &Config, query: &FeedQuery) -> String {
     for section in &query.sections {
         let name = config
             .sections()
-            .find(|(_, s)| {
-                crate::normalize::text::fold_label(&s.id) == *section
-                    || crate::normalize::text::fold_label(&s.name) == *section
-            })
+            .find(|(source, s)| section_matches(source, s, section))
             .map(|(_, s)| s.name.clone())
             .unwrap_or_else(|| section.clone());
         parts.push(name);
@@ -443,7 +546,6 @@ pub fn build(
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
-            .wrap(actix_web::middleware::Compress::default())
             .configure(routes)
     })
     .workers(
@@ -471,11 +573,48 @@ mod tests {
     }
 
     #[test]
+    fn a_config_change_forgets_cached_renderings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feeds.toml");
+        let text = "[[source]]\nid = \"s\"\nname = \"S\"\n[[source.section]]\nid = \"a\"\nname = \"A\"\nurl = \"http://127.0.0.1:9/\"\nitem = \"li\"\ntitle = \"a\"\n";
+        let config = Arc::new(Config::parse(text, &path).unwrap());
+        let store = Arc::new(Store::temporary().unwrap());
+        let state = AppState::new(config.clone(), store, crate::poll::system_clock());
+        let rendered = Arc::new(Rendered::new(
+            Bytes::from_static(b"x"),
+            HeaderValue::from_static("\"e\""),
+            HeaderValue::from_static("x"),
+            0,
+            HeaderValue::from_static("x"),
+        ));
+        state.cache.put(0, "", 1, None, rendered);
+        assert_eq!(state.cache.len(), 1);
+        state.set_config(config);
+        assert!(state.cache.is_empty());
+    }
+
+    #[test]
+    fn self_links_are_valid_uris() {
+        assert_eq!(
+            uri_safe("section=%E6%97%B6&limit=5"),
+            "section=%E6%97%B6&limit=5"
+        );
+        assert_eq!(uri_safe("section=时 政"), "section=%E6%97%B6%20%E6%94%BF");
+        assert_eq!(uri_safe("q=\"<x>\""), "q=%22%3Cx%3E%22");
+        assert!(
+            ROUTES[Format::Rss as usize] == Format::Rss.path()
+                && ROUTES[Format::Atom as usize] == Format::Atom.path()
+                && ROUTES[Format::Json as usize] == Format::Json.path()
+        );
+    }
+
+    #[test]
     fn etag_matching() {
         let v = HeaderValue::from_static("\"abc\", W/\"def\"");
-        assert!(etag_matches(&v, "\"def\""));
-        assert!(etag_matches(&v, "\"abc\""));
-        assert!(!etag_matches(&v, "\"xyz\""));
-        assert!(etag_matches(&HeaderValue::from_static("*"), "\"q\""));
+        let etag = |s: &'static str| HeaderValue::from_static(s);
+        assert!(etag_matches(&v, &etag("\"def\"")));
+        assert!(etag_matches(&v, &etag("\"abc\"")));
+        assert!(!etag_matches(&v, &etag("\"xyz\"")));
+        assert!(etag_matches(&HeaderValue::from_static("*"), &etag("\"q\"")));
     }
 }

@@ -47,12 +47,61 @@ fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// `/`: sources, sections, counts, poll state, subscribe links and a filter form.
+const INDEX_STYLE: &str = "\
+:root{--fg:#1d2329;--muted:#5d6b78;--line:#e3e8ee;--bg:#f5f7fa;--card:#fff;--accent:#c2410c;--ok:#15803d;--err:#b91c1c}\
+*{box-sizing:border-box}\
+body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,'Segoe UI','Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif}\
+header{background:#1d2329;color:#fff;padding:1.4rem 0}\
+header h1{margin:0;font-size:1.6rem;letter-spacing:.02em}header h1 span{color:#fb923c}\
+header p{margin:.3rem 0 0;color:#cbd5e1}\
+main{max-width:64rem;margin:0 auto;padding:0 1.2rem 2rem}header .wrap{max-width:64rem;margin:0 auto;padding:0 1.2rem}\
+.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:1rem 1.2rem;margin:1.2rem 0;box-shadow:0 1px 2px rgba(0,0,0,.04)}\
+.card h2{margin:0 0 .2rem;font-size:1.2rem}.meta{color:var(--muted);font-size:.88rem;margin:0 0 .6rem}\
+.meta a{color:var(--muted)}\
+.stats{display:flex;gap:1.6rem;flex-wrap:wrap;margin:.2rem 0 .8rem}.stats b{display:block;font-size:1.4rem}.stats span{color:var(--muted);font-size:.85rem}\
+a.fmt{display:inline-block;padding:.05rem .5rem;margin:0 .15rem .15rem 0;border:1px solid var(--line);border-radius:999px;font-size:.8rem;text-decoration:none;color:var(--accent);background:#fff7ed;white-space:nowrap}\
+a.fmt:hover{border-color:var(--accent)}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.45rem .5rem;border-top:1px solid var(--line);vertical-align:top;font-size:.9rem}\
+th{color:var(--muted);font-weight:600;font-size:.78rem;text-transform:uppercase;letter-spacing:.04em;border-top:0}\
+td.num{text-align:right;font-variant-numeric:tabular-nums}th.num{text-align:right}\
+td a.page{color:var(--fg);font-weight:600;text-decoration:none}td a.page:hover{text-decoration:underline}\
+code{font-size:.8rem;color:var(--muted)}.ok{color:var(--ok)}.err{color:var(--err)}\
+form .row{display:grid;grid-template-columns:repeat(auto-fit,minmax(16rem,1fr));gap:.6rem 1rem;margin:.6rem 0 .9rem}\
+form label{display:flex;flex-direction:column;gap:.15rem;font-size:.8rem;color:var(--muted)}\
+input,select{font:inherit;padding:.35rem .5rem;border:1px solid #cfd6de;border-radius:6px;background:#fff;color:var(--fg)}\
+button{font:inherit;padding:.4rem .9rem;border:0;border-radius:6px;background:var(--accent);color:#fff;cursor:pointer;margin-right:.4rem}\
+button.alt{background:#334155}\
+footer{color:var(--muted);font-size:.85rem;text-align:center;margin:2rem 0}footer a{color:var(--muted)}";
+
+fn format_links(html: &mut String, base: &str, query: &str, token: &str) {
+    for (format, label) in [
+        (Format::Rss, "RSS"),
+        (Format::Atom, "Atom"),
+        (Format::Json, "JSON"),
+    ] {
+        let _ = write!(
+            html,
+            "<a class=\"fmt\" href=\"{}\">{label}</a>",
+            escape_html(&feed_url(base, format, query, token))
+        );
+    }
+}
+
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "never".into())
+}
+
+/// `/`: sources, sections, counts, poll state, subscribe links and a filter form; plain HTML
+/// and CSS (no JavaScript), `<link rel="alternate">` for autodiscovery.
 pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
     let token = match token_param(&state, &req, true) {
         Ok(t) => t,
-        Err(denied) => return denied,
+        Err(denied) => {
+            state.metrics.record("/", started);
+            return denied;
+        }
     };
     let config = state.config();
     let base = config
@@ -61,32 +110,70 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         .as_str()
         .trim_end_matches('/')
         .to_string();
+    let section_count = config.sections().count();
     let mut html = String::with_capacity(16 * 1024);
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"zh\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>headwire</title>\
-         <link rel=\"alternate\" type=\"application/atom+xml\" title=\"headwire — all sections (Atom)\" href=\"{a}\">\
+         <title>headwire — feeds</title>\
          <link rel=\"alternate\" type=\"application/rss+xml\" title=\"headwire — all sections (RSS)\" href=\"{r}\">\
-         <link rel=\"alternate\" type=\"application/feed+json\" title=\"headwire — all sections (JSON)\" href=\"{j}\">\
-         <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}}\
-         table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;font-size:.9rem}}\
-         .err{{color:#a00}}.ok{{color:#070}}form{{margin:1rem 0;padding:1rem;background:#f6f6f6}}label{{margin-right:1rem}}</style>\
-         </head><body><h1>headwire</h1><p>{n} items stored. Merged feeds: \
-         <a href=\"{a}\">Atom</a> · <a href=\"{r}\">RSS</a> · <a href=\"{j}\">JSON</a> · <a href=\"{base}/opml{token}\">OPML</a></p>",
+         <link rel=\"alternate\" type=\"application/atom+xml\" title=\"headwire — all sections (Atom)\" href=\"{a}\">\
+         <link rel=\"alternate\" type=\"application/feed+json\" title=\"headwire — all sections (JSON Feed)\" href=\"{j}\">",
         a = escape_html(&feed_url(&base, Format::Atom, "", &token)),
         r = escape_html(&feed_url(&base, Format::Rss, "", &token)),
         j = escape_html(&feed_url(&base, Format::Json, "", &token)),
-        n = state.store.len(),
-        token = escape_html(&token),
     );
+    for source in &config.sources {
+        let source_query = format!("source={}", encode(&source.id));
+        let _ = write!(
+            html,
+            "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{} (Atom)\" href=\"{}\">",
+            escape_html(&source.name),
+            escape_html(&feed_url(&base, Format::Atom, &source_query, &token)),
+        );
+    }
+    let _ = write!(
+        html,
+        "<style>{INDEX_STYLE}</style></head><body>\
+         <header><div class=\"wrap\"><h1>head<span>wire</span></h1>\
+         <p>News portal sections as feeds — merged, deduplicated, filterable.</p></div></header><main>\
+         <section class=\"card\" id=\"all\"><h2>All sections</h2>\
+         <div class=\"stats\"><div><b>{n}</b><span>items stored</span></div>\
+         <div><b>{sources}</b><span>sources</span></div><div><b>{section_count}</b><span>sections</span></div></div>\
+         <p>Subscribe to everything: ",
+        n = state.store.len(),
+        sources = config.sources.len(),
+    );
+    format_links(&mut html, &base, "", &token);
+    let _ = write!(
+        html,
+        "<a class=\"fmt\" href=\"{}\">OPML</a></p></section>",
+        escape_html(&format!("{base}/opml{token}"))
+    );
+    // The filter form: a GET form whose buttons pick the format (no JavaScript needed).
     html.push_str(
-        "<form method=\"get\" action=\"feed.atom\"><strong>Build a filtered feed</strong><br>\
-         <label>section <input name=\"section\" placeholder=\"时政, politics\"></label>\
-         <label>keywords <input name=\"q\"></label>\
-         <label>exclude <input name=\"exclude\"></label>\
-         <label>limit <input name=\"limit\" type=\"number\" min=\"1\" max=\"500\" value=\"50\"></label>",
+        "<section class=\"card\" id=\"filter\"><h2>Build a filtered feed</h2>\
+         <p class=\"meta\">Fields combine with AND; commas inside a field mean OR (keywords: every word must appear). \
+         Section matches an id, a name or a page label, in simplified or traditional characters. Empty fields are ignored.</p>\
+         <form method=\"get\" action=\"feed.atom\"><div class=\"row\">\
+         <label>section<input name=\"section\" list=\"sections\" placeholder=\"时政, world\"></label>\
+         <label>source<select name=\"source\"><option value=\"\">any source</option>",
+    );
+    for source in &config.sources {
+        let _ = write!(
+            html,
+            "<option value=\"{}\">{}</option>",
+            escape_html(&source.id),
+            escape_html(&source.name)
+        );
+    }
+    html.push_str(
+        "</select></label>\
+         <label>keywords<input name=\"q\" placeholder=\"上海 疫情\"></label>\
+         <label>exclude<input name=\"exclude\" placeholder=\"广告\"></label>\
+         <label>since<input name=\"since\" placeholder=\"6h, 7d or 2022-03-13T00:00:00Z\"></label>\
+         <label>limit<input name=\"limit\" type=\"number\" min=\"1\" max=\"500\" value=\"50\"></label></div>",
     );
     if let Some(t) = &config.server.token {
         let _ = write!(
@@ -95,17 +182,30 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
             escape_html(t)
         );
     }
-    html.push_str("<button type=\"submit\">Open Atom feed</button></form>");
+    html.push_str(
+        "<button type=\"submit\" formaction=\"feed.atom\">Atom feed</button>\
+         <button type=\"submit\" class=\"alt\" formaction=\"feed.rss\">RSS feed</button>\
+         <button type=\"submit\" class=\"alt\" formaction=\"feed.json\">JSON Feed</button>\
+         <datalist id=\"sections\">",
+    );
+    for (source, section) in config.sections() {
+        let _ = write!(
+            html,
+            "<option value=\"{}\">{} · {}</option>",
+            escape_html(&section.key(source)),
+            escape_html(&source.name),
+            escape_html(&section.name)
+        );
+    }
+    html.push_str("</datalist></form></section>");
     for source in &config.sources {
         let source_query = format!("source={}", encode(&source.id));
         let _ = write!(
             html,
-            "<h2>{name}</h2><p>{count} items · <a href=\"{a}\">Atom</a> · <a href=\"{r}\">RSS</a> · <a href=\"{j}\">JSON</a>",
+            "<section class=\"card\" id=\"source-{id}\"><h2>{name}</h2><p class=\"meta\"><code>{id}</code> · {count} items",
+            id = escape_html(&source.id),
             name = escape_html(&source.name),
             count = state.store.count_source(&source.id),
-            a = escape_html(&feed_url(&base, Format::Atom, &source_query, &token)),
-            r = escape_html(&feed_url(&base, Format::Rss, &source_query, &token)),
-            j = escape_html(&feed_url(&base, Format::Json, &source_query, &token)),
         );
         if let Some(url) = &source.url {
             let _ = write!(
@@ -114,40 +214,69 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
                 escape_html(url.as_str())
             );
         }
-        html.push_str("</p><table><tr><th>section</th><th>items</th><th>last success</th><th>last error</th><th>subscribe</th></tr>");
+        html.push_str(" · ");
+        format_links(&mut html, &base, &source_query, &token);
+        html.push_str(
+            "</p><table><tr><th>section</th><th class=\"num\">items</th><th>last success</th>\
+             <th>last error</th><th>subscribe</th></tr>",
+        );
         for section in &source.sections {
             let key = section.key(source);
             let status = state.store.section_status(&key).unwrap_or_default();
             let query = format!("section={}", encode(&key));
             let error = match (&status.last_error, status.consecutive_failures) {
                 (Some(e), n) if n > 0 => {
-                    format!("<span class=\"err\">{} ({n}×)</span>", escape_html(e))
+                    format!(
+                        "<span class=\"err\">{} ({n}× in a row)</span>",
+                        escape_html(e)
+                    )
                 }
-                _ => "<span class=\"ok\">—</span>".to_string(),
+                _ if status.last_success.is_some() => "<span class=\"ok\">none</span>".into(),
+                _ => "—".into(),
             };
             let _ = write!(
                 html,
-                "<tr><td>{name} <small>({key})</small></td><td>{count}</td><td>{ok}</td><td>{error}</td>\
-                 <td><a href=\"{a}\">Atom</a> <a href=\"{r}\">RSS</a> <a href=\"{j}\">JSON</a></td></tr>",
+                "<tr><td><a class=\"page\" href=\"{page}\">{name}</a><br><code>{key}</code> · every {interval}</td>\
+                 <td class=\"num\">{count}</td><td>{ok}</td><td>{error}</td><td>",
+                page = escape_html(section.url.as_str()),
                 name = escape_html(&section.name),
                 key = escape_html(&key),
+                interval = human_interval(section.interval),
                 count = state.store.count_label(&fold_label(&key)),
-                ok = status
-                    .last_success
-                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_else(|| "never".into()),
-                a = escape_html(&feed_url(&base, Format::Atom, &query, &token)),
-                r = escape_html(&feed_url(&base, Format::Rss, &query, &token)),
-                j = escape_html(&feed_url(&base, Format::Json, &query, &token)),
+                ok = when(status.last_success),
             );
+            format_links(&mut html, &base, &query, &token);
+            html.push_str("</td></tr>");
         }
-        html.push_str("</table>");
+        html.push_str("</table></section>");
     }
-    html.push_str("<p><a href=\"api/status\">status (JSON)</a> · <a href=\"metrics\">metrics</a></p></body></html>\n");
+    let _ = writeln!(
+        html,
+        "<footer><a href=\"{status}\">status (JSON)</a> · <a href=\"{metrics}\">metrics</a> · \
+         <a href=\"{opml}\">OPML</a> · headwire {version}</footer></main></body></html>",
+        status = escape_html(&format!("{base}/api/status{token}")),
+        metrics = escape_html(&format!("{base}/metrics")),
+        opml = escape_html(&format!("{base}/opml{token}")),
+        version = env!("CARGO_PKG_VERSION"),
+    );
     state.metrics.record("/", started);
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html)
+}
+
+/// `600 s` → `10 min`, for people.
+fn human_interval(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs % 86_400 == 0 && secs > 0 {
+        format!("{} d", secs / 86_400)
+    } else if secs % 3_600 == 0 && secs > 0 {
+        format!("{} h", secs / 3_600)
+    } else if secs % 60 == 0 && secs > 0 {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
+    }
 }
 
 /// `/opml`: one outline per section feed, grouped by source.
@@ -155,13 +284,18 @@ pub(super) async fn opml(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
     let started = Instant::now();
     let token = match token_param(&state, &req, false) {
         Ok(t) => t,
-        Err(denied) => return denied,
+        Err(denied) => {
+            state.metrics.record("/opml", started);
+            return denied;
+        }
     };
     let config = state.config();
     let base = config.server.base_url.as_str().trim_end_matches('/');
     let x = |s: &str| escape_html(&crate::render::xml_text(s));
-    let mut body = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\"><head><title>headwire feeds</title></head><body>\n",
+    let mut body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\"><head><title>headwire feeds</title>\
+         <dateCreated>{}</dateCreated><docs>http://opml.org/spec2.opml</docs></head><body>\n",
+        (state.clock)().to_rfc2822()
     );
     for source in &config.sources {
         let _ = writeln!(
@@ -194,6 +328,7 @@ pub(super) async fn opml(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
 pub(super) async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
     if let Err(denied) = token_param(&state, &req, true) {
+        state.metrics.record("/api/status", started);
         return denied;
     }
     let config = state.config();
@@ -204,6 +339,7 @@ pub(super) async fn status(req: HttpRequest, state: web::Data<AppState>) -> Http
             let s = state.store.section_status(&key).unwrap_or_default();
             json!({
                 "source": source.id,
+                "source_name": source.name,
                 "section": section.id,
                 "key": key,
                 "name": section.name,
@@ -239,23 +375,31 @@ pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             state.metrics.routes[i].requests.load(Ordering::Relaxed)
         );
     }
-    out.push_str("# HELP headwire_http_request_duration_seconds_sum Time spent serving, by route.\n# TYPE headwire_http_request_duration_seconds_sum counter\n");
+    out.push_str("# HELP headwire_http_request_duration_seconds Time spent serving, by route.\n# TYPE headwire_http_request_duration_seconds summary\n");
     for (i, route) in ROUTES.iter().enumerate() {
         let _ = writeln!(
             out,
-            "headwire_http_request_duration_seconds_sum{{route=\"{route}\"}} {:.6}",
-            state.metrics.routes[i].micros.load(Ordering::Relaxed) as f64 / 1e6
+            "headwire_http_request_duration_seconds_sum{{route=\"{route}\"}} {:.6}\n\
+             headwire_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+            state.metrics.routes[i].micros.load(Ordering::Relaxed) as f64 / 1e6,
+            state.metrics.routes[i].requests.load(Ordering::Relaxed)
         );
     }
     let _ = writeln!(
         out,
-        "# TYPE headwire_feed_renders_total counter\nheadwire_feed_renders_total {}\n# TYPE headwire_feed_cache_hits_total counter\nheadwire_feed_cache_hits_total {}",
+        "# HELP headwire_feed_renders_total Feed renders (render-cache misses).\n\
+         # TYPE headwire_feed_renders_total counter\nheadwire_feed_renders_total {}\n\
+         # HELP headwire_feed_cache_hits_total Feed requests answered from the render cache.\n\
+         # TYPE headwire_feed_cache_hits_total counter\nheadwire_feed_cache_hits_total {}\n\
+         # HELP headwire_feed_cache_bytes Bytes held by the render cache.\n\
+         # TYPE headwire_feed_cache_bytes gauge\nheadwire_feed_cache_bytes {}",
         state.metrics.renders.load(Ordering::Relaxed),
-        state.metrics.cache_hits.load(Ordering::Relaxed)
+        state.metrics.cache_hits.load(Ordering::Relaxed),
+        state.cache.bytes()
     );
     let _ = writeln!(
         out,
-        "# TYPE headwire_items gauge\nheadwire_items {}",
+        "# HELP headwire_items Items in the store.\n# TYPE headwire_items gauge\nheadwire_items {}",
         state.store.len()
     );
     if let Some(poll) = &state.poll_metrics {
@@ -265,9 +409,13 @@ pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         let new_items = poll.new_items.load(Ordering::Relaxed);
         let _ = writeln!(
             out,
-            "# TYPE headwire_polls_total counter\nheadwire_polls_total {polls}\n\
+            "# HELP headwire_polls_total Section polls finished.\n\
+             # TYPE headwire_polls_total counter\nheadwire_polls_total {polls}\n\
+             # HELP headwire_poll_failures_total Section polls that failed.\n\
              # TYPE headwire_poll_failures_total counter\nheadwire_poll_failures_total {failures}\n\
+             # HELP headwire_polls_unchanged_total Polls answered 304 or with an unchanged body.\n\
              # TYPE headwire_polls_unchanged_total counter\nheadwire_polls_unchanged_total {unchanged}\n\
+             # HELP headwire_new_items_total Items created by polls.\n\
              # TYPE headwire_new_items_total counter\nheadwire_new_items_total {new_items}"
         );
     }

@@ -1,5 +1,10 @@
 //! Feed query parameters: parsed strictly, so a typo gets a `400` with a reason instead of a
 //! silently different feed.
+//!
+//! All parameters combine with AND; repeated or comma-separated values of one parameter with
+//! OR (`q` is the exception: every word must appear). Section values are folded with
+//! `fold_label` (case, width, traditional/simplified) exactly as the store folded the labels
+//! it indexed. An empty value (what an HTML form sends for an empty field) means "no filter".
 
 use chrono::{DateTime, Utc};
 
@@ -24,6 +29,8 @@ pub struct FeedQuery {
     pub exclude: Vec<String>,
     /// Only items published at or after this.
     pub since: Option<DateTime<Utc>>,
+    /// Whether `since` was a duration (relative to now), so the result changes with time.
+    pub since_relative: bool,
     /// At most this many items.
     pub limit: usize,
     /// The token given, if any.
@@ -54,12 +61,19 @@ impl FeedQuery {
         )
     }
 
-    /// Whether an item's title/summary passes the keyword filters.
+    /// Whether an item's title/summary passes the keyword filters. The summary's markup is
+    /// not searched (a keyword `span` must not match every summary with a `<span>`), and
+    /// CJK words match as substrings after the same folding as labels.
     pub fn keeps(&self, title: &str, summary: Option<&str>) -> bool {
         if self.words.is_empty() && self.exclude.is_empty() {
             return true;
         }
-        let haystack = format!("{} {}", title, summary.unwrap_or_default()).to_lowercase();
+        let mut haystack = String::with_capacity(title.len() + 64);
+        haystack.push_str(title);
+        if let Some(summary) = summary {
+            haystack.push(' ');
+            push_visible_text(&mut haystack, summary);
+        }
         let haystack = fold_label(&haystack);
         self.words.iter().all(|w| haystack.contains(w.as_str()))
             && !self.exclude.iter().any(|w| haystack.contains(w.as_str()))
@@ -80,12 +94,20 @@ pub fn parse_query(
     let mut seen_limit = false;
     let mut seen_since = false;
     for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+        let known = matches!(
+            name.as_ref(),
+            "section" | "source" | "q" | "exclude" | "since" | "limit" | "token"
+        );
+        if known && name != "token" && value.trim().is_empty() {
+            // An empty form field: no filter.
+            continue;
+        }
         match name.as_ref() {
             "section" => {
                 for part in value.split(',') {
                     let key = fold_label(part);
                     if key.is_empty() {
-                        return Err("`section` must not be empty".into());
+                        continue;
                     }
                     if !query.sections.contains(&key) {
                         query.sections.push(key);
@@ -95,6 +117,9 @@ pub fn parse_query(
             "source" => {
                 for part in value.split(',') {
                     let id = part.trim();
+                    if id.is_empty() {
+                        continue;
+                    }
                     if !known_source(id) {
                         return Err(format!("`source={id}`: no source has this id"));
                     }
@@ -110,7 +135,9 @@ pub fn parse_query(
                     return Err("`since` given more than once".into());
                 }
                 seen_since = true;
-                query.since = Some(parse_since(&value, now)?);
+                let (since, relative) = parse_since(&value, now)?;
+                query.since = Some(since);
+                query.since_relative = relative;
             }
             "limit" => {
                 if seen_limit {
@@ -137,6 +164,41 @@ pub fn parse_query(
     Ok(query)
 }
 
+/// Appends the text of an HTML fragment: tags dropped, the common entities decoded.
+fn push_visible_text(out: &mut String, html: &str) {
+    let mut in_tag = false;
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        if in_tag {
+            in_tag = c != '>';
+        } else if c == '<' {
+            // Tags vanish without a space: matching is by substring, so `<b>新</b>增` must
+            // still contain 新增.
+            in_tag = true;
+        } else if c == '&' {
+            let entity = [
+                ("&amp;", '&'),
+                ("&lt;", '<'),
+                ("&gt;", '>'),
+                ("&quot;", '"'),
+                ("&#39;", '\''),
+                ("&nbsp;", ' '),
+            ]
+            .into_iter()
+            .find(|(name, _)| rest.starts_with(name));
+            if let Some((name, decoded)) = entity {
+                out.push(decoded);
+                rest = &rest[name.len()..];
+                continue;
+            }
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+}
+
 fn words(value: &str) -> Vec<String> {
     value
         .split(|c: char| c.is_whitespace() || c == ',')
@@ -145,15 +207,16 @@ fn words(value: &str) -> Vec<String> {
         .collect()
 }
 
-fn parse_since(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+/// `since` as a time, and whether it was relative to `now`.
+fn parse_since(value: &str, now: DateTime<Utc>) -> Result<(DateTime<Utc>, bool), String> {
     let value = value.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-        return Ok(t.with_timezone(&Utc));
+        return Ok((t.with_timezone(&Utc), false));
     }
     if let Some(d) = parse_duration(value) {
         if let Ok(d) = chrono::Duration::from_std(d) {
             if let Some(t) = now.checked_sub_signed(d) {
-                return Ok(t);
+                return Ok((t, true));
             }
         }
     }
@@ -200,14 +263,45 @@ mod tests {
             "limit=5&limit=6",
             "foo=1",
             "since=yesterday",
+            "since=6h&since=1d",
             "source=nope",
-            "section=",
+            "source=guancha,nope",
+            "limit=-1",
+            "limit=1.5",
+            "q=a&Section=x",
         ] {
             let err = parse(raw).unwrap_err();
             assert!(!err.contains('\n'), "one line: {err}");
             assert!(!err.is_empty());
         }
         assert!(parse("since=2022-03-13T00:00:00Z").is_ok());
+    }
+
+    #[test]
+    fn empty_form_fields_mean_no_filter() {
+        let q = parse("section=&q=&exclude=&since=&limit=&source=").unwrap();
+        assert_eq!(q, parse("").unwrap());
+        let q = parse("section=,a,,").unwrap();
+        assert_eq!(q.sections, vec!["a"]);
+    }
+
+    #[test]
+    fn since_knows_whether_it_is_relative() {
+        let q = parse("since=6h").unwrap();
+        assert!(q.since_relative);
+        let q = parse("since=2022-03-13T08:00:00%2B08:00").unwrap();
+        assert!(!q.since_relative);
+        assert_eq!(
+            q.since,
+            Some(Utc.with_ymd_and_hms(2022, 3, 13, 0, 0, 0).unwrap())
+        );
+    }
+
+    #[test]
+    fn sections_fold_script_width_and_case() {
+        let q = parse("section=%E5%9C%8B%E9%9A%9B,%EF%BC%B0%EF%BD%8F%EF%BD%8C").unwrap();
+        // 國際 → 国际, ＰＯＬ → pol
+        assert_eq!(q.sections, vec!["国际", "pol"]);
     }
 
     #[test]
@@ -224,5 +318,17 @@ mod tests {
         assert!(!q.keeps("上海病例", None));
         assert!(!q.keeps("上海新增病例 广告", None));
         assert!(q.keeps("上海", Some("新增")));
+        // Traditional text matches simplified keywords, and markup is not searched.
+        assert!(!q.keeps("上海新增病例", Some("<p>廣告</p>")));
+        assert!(
+            q.keeps("上海", Some("<b>新</b>增")),
+            "inline tags do not split words"
+        );
+        let q = parse("q=span").unwrap();
+        assert!(!q.keeps("标题", Some("<span>x</span>")));
+        let q = parse("q=%E7%A1%AE%E8%AF%8A").unwrap(); // 确诊
+        assert!(q.keeps("上海新增本土確診病例", None));
+        let q = parse("q=a%26b").unwrap();
+        assert!(q.keeps("x", Some("A &amp; B and a&amp;b")));
     }
 }

@@ -610,15 +610,28 @@ impl Poller {
     pub async fn poll_all_once(self: &Arc<Self>) -> Vec<SectionReport> {
         let mut tasks = tokio::task::JoinSet::new();
         let config = self.config();
-        for (i, (source, section)) in config.sections().enumerate() {
+        // Each task shares the config and finds its section by position: a clone of `Source`
+        // copies all its sections, which made a poll of N sections of one source O(N²) in CPU
+        // and memory.
+        let positions = config
+            .sources
+            .iter()
+            .enumerate()
+            .flat_map(|(s, source)| (0..source.sections.len()).map(move |k| (s, k)));
+        for (i, (s, k)) in positions.enumerate() {
             let poller = self.clone();
-            let (source, section) = (source.clone(), section.clone());
-            tasks.spawn(async move { (i, poller.poll_section(&source, &section).await) });
+            let config = config.clone();
+            tasks.spawn(async move {
+                let source = config.sources.get(s)?;
+                let section = source.sections.get(k)?;
+                Some((i, poller.poll_section(source, section).await))
+            });
         }
         let mut reports: Vec<(usize, SectionReport)> = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok(report) => reports.push(report),
+                Ok(Some(report)) => reports.push(report),
+                Ok(None) => {}
                 Err(e) => tracing::error!("a poll task failed: {e}"),
             }
         }

@@ -107,7 +107,7 @@ impl ServerMetrics {
 
 /// Everything the routes share.
 pub struct AppState {
-    config: RwLock<Arc<Config>>,
+    config: RwLock<(Arc<Config>, Arc<SectionLookup>)>,
     /// The store feeds are read from.
     pub store: Arc<Store>,
     /// Rendered feeds by request.
@@ -125,7 +125,7 @@ impl AppState {
     pub fn new(config: Arc<Config>, store: Arc<Store>, clock: Clock) -> AppState {
         crate::normalize::text::warm_up();
         AppState {
-            config: RwLock::new(config),
+            config: RwLock::new((config.clone(), Arc::new(SectionLookup::new(&config)))),
             store,
             cache: RenderCache::new(DEFAULT_CACHE_BYTES),
             clock,
@@ -144,16 +144,25 @@ impl AppState {
     pub fn config(&self) -> Arc<Config> {
         self.config
             .read()
-            .map(|c| c.clone())
-            .unwrap_or_else(|e| e.into_inner().clone())
+            .map(|c| c.0.clone())
+            .unwrap_or_else(|e| e.into_inner().0.clone())
+    }
+
+    /// The folded section labels of the configuration in force, computed once per config.
+    fn lookup(&self) -> Arc<SectionLookup> {
+        self.config
+            .read()
+            .map(|c| c.1.clone())
+            .unwrap_or_else(|e| e.into_inner().1.clone())
     }
 
     /// Replaces the configuration (reload) and forgets every cached rendering, since titles,
     /// sources and the token may have changed.
     pub fn set_config(&self, config: Arc<Config>) {
+        let lookup = Arc::new(SectionLookup::new(&config));
         match self.config.write() {
-            Ok(mut guard) => *guard = config,
-            Err(e) => *e.into_inner() = config,
+            Ok(mut guard) => *guard = (config, lookup),
+            Err(e) => *e.into_inner() = (config, lookup),
         }
         self.cache.clear();
     }
@@ -391,7 +400,8 @@ fn render_feed(
         .max()
         .or_else(|| state.store.last_change())
         .unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().unwrap_or_default());
-    let interval = min_interval(config, &items, query);
+    let lookup_sections = state.lookup();
+    let interval = min_interval(config, &lookup_sections, &items, query);
     let base = config.server.base_url.as_str().trim_end_matches('/');
     let path = req.path();
     let self_url = if req.query_string().is_empty() {
@@ -407,7 +417,7 @@ fn render_feed(
         _ => String::new(),
     };
     let meta = FeedMeta {
-        title: feed_title(config, query),
+        title: feed_title(config, &lookup_sections, query),
         site_url: format!("{base}/{token_suffix}"),
         self_url,
         id: format!(
@@ -462,47 +472,98 @@ fn uri_safe(query: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Whether a configured section answers a folded `?section=` value (its key, id or name).
-fn section_matches(
-    source: &crate::config::Source,
-    section: &crate::config::Section,
-    key: &str,
-) -> bool {
-    use crate::normalize::text::fold_label;
-    fold_label(&section.key(source)) == key
-        || fold_label(&section.id) == key
-        || fold_label(&section.name) == key
+/// Every configured section's folded labels (`source/section` key, id, name), computed once per
+/// configuration: folding runs the traditional→simplified tables, far too slow to repeat for
+/// every section on every rendered feed.
+pub struct SectionLookup {
+    /// Folded label → indexes into `sections`.
+    by_label: std::collections::HashMap<String, Vec<usize>>,
+    /// `source/section` key → index into `sections`.
+    by_key: std::collections::HashMap<String, usize>,
+    /// (source id, section name, poll interval) in config order.
+    sections: Vec<(String, String, std::time::Duration)>,
+}
+
+impl SectionLookup {
+    /// Folds every section's labels of `config`.
+    pub fn new(config: &Config) -> SectionLookup {
+        use crate::normalize::text::fold_label;
+        let mut lookup = SectionLookup {
+            by_label: std::collections::HashMap::new(),
+            by_key: std::collections::HashMap::new(),
+            sections: Vec::new(),
+        };
+        for (i, (source, section)) in config.sections().enumerate() {
+            let key = section.key(source);
+            for label in [
+                fold_label(&key),
+                fold_label(&section.id),
+                fold_label(&section.name),
+            ] {
+                let entry = lookup.by_label.entry(label).or_default();
+                if !entry.contains(&i) {
+                    entry.push(i);
+                }
+            }
+            lookup.by_key.insert(key, i);
+            lookup
+                .sections
+                .push((source.id.clone(), section.name.clone(), section.interval));
+        }
+        lookup
+    }
+
+    /// Sections whose key, id or name folds to `label`.
+    fn matching(
+        &self,
+        label: &str,
+    ) -> impl Iterator<Item = &(String, String, std::time::Duration)> {
+        self.by_label
+            .get(label)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.sections.get(i))
+    }
+
+    /// The poll interval of the section with this `source/section` key.
+    fn interval_of(&self, key: &str) -> Option<std::time::Duration> {
+        self.by_key
+            .get(key)
+            .and_then(|&i| self.sections.get(i))
+            .map(|s| s.2)
+    }
 }
 
 /// The shortest poll interval among the sections behind a response: the sections its items
 /// were seen in, else (an empty response) the sections the query names, else every section of
 /// the requested sources — so readers are told to come back no sooner than new items can
 /// appear.
-fn min_interval(config: &Config, items: &[Item], query: &FeedQuery) -> std::time::Duration {
+fn min_interval(
+    config: &Config,
+    lookup: &SectionLookup,
+    items: &[Item],
+    query: &FeedQuery,
+) -> std::time::Duration {
     let from_items = items
         .iter()
         .flat_map(|i| i.sections.iter())
-        .filter_map(|key| config.section(key).map(|(_, s)| s.interval))
+        .filter_map(|key| lookup.interval_of(key))
         .min();
-    let in_sources = |source: &crate::config::Source| {
-        query.sources.is_empty() || query.sources.contains(&source.id)
-    };
+    let in_sources =
+        |source_id: &str| query.sources.is_empty() || query.sources.iter().any(|s| s == source_id);
     let named = || {
-        config
-            .sections()
-            .filter(|(source, section)| {
-                in_sources(source)
-                    && query
-                        .sections
-                        .iter()
-                        .any(|key| section_matches(source, section, key))
-            })
-            .map(|(_, s)| s.interval)
+        query
+            .sections
+            .iter()
+            .flat_map(|label| lookup.matching(label))
+            .filter(|(source_id, _, _)| in_sources(source_id))
+            .map(|(_, _, interval)| *interval)
             .min()
     };
     let all = || {
         config
             .sections()
-            .filter(|(source, _)| in_sources(source))
+            .filter(|(source, _)| in_sources(&source.id))
             .map(|(_, s)| s.interval)
             .min()
     };
@@ -512,7 +573,7 @@ fn min_interval(config: &Config, items: &[Item], query: &FeedQuery) -> std::time
         .unwrap_or(crate::config::DEFAULT_INTERVAL)
 }
 
-fn feed_title(config: &Config, query: &FeedQuery) -> String {
+fn feed_title(config: &Config, lookup: &SectionLookup, query: &FeedQuery) -> String {
     let mut parts = Vec::new();
     for id in &query.sources {
         if let Some(source) = config.sources.iter().find(|s| &s.id == id) {
@@ -520,10 +581,10 @@ fn feed_title(config: &Config, query: &FeedQuery) -> String {
         }
     }
     for section in &query.sections {
-        let name = config
-            .sections()
-            .find(|(source, s)| section_matches(source, s, section))
-            .map(|(_, s)| s.name.clone())
+        let name = lookup
+            .matching(section)
+            .next()
+            .map(|(_, name, _)| name.clone())
             .unwrap_or_else(|| section.clone());
         parts.push(name);
     }

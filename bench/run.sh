@@ -1,0 +1,551 @@
+#!/usr/bin/env bash
+# bench/run.sh — headwire's benchmarks in one command (issue 9, plus issue 5's store scaling).
+#
+# Installs wrk, nginx and curl when missing (Debian), builds release, runs on 127.0.0.1:
+#   1. serving, cached     wrk on /feed.atom?section=X&limit=50 vs nginx serving the same bytes
+#   2. serving, uncached   wrk rotating over 20,000 section/limit queries (every request renders)
+#                          vs nginx rotating over 1,000 static files of the same size
+#   3. store scaling       query + Atom render in-process at 10k / 100k / 1M items, alternated;
+#                          store open time and disk size at 1M
+#   4. polling             `headwire poll --once` over 1,000 ~100 KB pages served by nginx, then
+#                          again with every page answering 304; getrusage via bash `time`
+#   5. memory              VmHWM of `headwire serve` through 1–2 at 100k and at 1M items
+# and rewrites BENCHMARKS.md. Every target is a ratio against a baseline measured in the same
+# run (alternated A B A B) or an absolute bound; absolute numbers are printed for context.
+#
+# Knobs (environment): BENCH_DURATION (wrk seconds, default 15), BENCH_ROUNDS (A/B pairs,
+# default 2), BENCH_ITEMS (largest store, default 1000000), BENCH_WORK (scratch dir, default a
+# new /tmp dir, removed at the end unless BENCH_KEEP=1), BENCH_OUT (report, default
+# BENCHMARKS.md in the repository root), BENCH_ANALYSIS (hand-written findings appended to the
+# report, default bench/analysis.md), BENCH_NOTE (one line added under the machine facts).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DUR=${BENCH_DURATION:-15}
+ROUNDS=${BENCH_ROUNDS:-2}
+BIG=${BENCH_ITEMS:-1000000}
+OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
+W=${BENCH_WORK:-$(mktemp -d /tmp/headwire-bench.XXXXXX)}
+mkdir -p "$W"
+chmod 755 "$W" # nginx workers run as an unprivileged user and must reach the files
+R="$W/results.env"
+[[ -n ${BENCH_REPORT_ONLY:-} ]] || : >"$R"
+PIDS=()
+T_START=$(date +%s)
+
+log() { printf '[%s +%ss] %s\n' "$(date +%H:%M:%S)" "$(($(date +%s) - T_START))" "$*" >&2; }
+put() { printf '%s=%s\n' "$1" "$2" >>"$R"; }
+get() { awk -F= -v k="$1" '$1 == k { v = substr($0, length(k) + 2) } END { print v }' "$R"; }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+# field NAME LINE: the value of NAME=... in a `key=value key=value` line
+field() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -z ${BENCH_KEEP:-} && -z ${BENCH_WORK:-} && -z ${BENCH_REPORT_ONLY:-} ]]; then
+        rm -rf "$W"
+    fi
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------------------------------
+# 0. Tools and build
+# ---------------------------------------------------------------------------------------------
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+install_tools() {
+if ! command -v wrk >/dev/null || [[ ! -x $NGINX ]] || ! command -v curl >/dev/null; then
+    log "installing wrk, nginx and curl"
+    export DEBIAN_FRONTEND=noninteractive
+    SUDO=""
+    [[ $(id -u) -ne 0 ]] && SUDO=sudo
+    $SUDO apt-get update -qq >/dev/null
+    $SUDO apt-get install -y -qq wrk nginx curl >/dev/null
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+fi
+}
+
+build() {
+log "building release (cargo build --release --examples --bins)"
+b0=$(date +%s)
+(cd "$ROOT" && cargo build --release --examples --bins --quiet)
+put build_secs $(($(date +%s) - b0))
+}
+TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+TARGET_DIR=${TARGET_DIR:-$ROOT/target}
+HW="$TARGET_DIR/release/headwire"
+BENCH="$TARGET_DIR/release/examples/bench"
+
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 20000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+}
+NP=$(free_port)
+HP=$(free_port)
+while [[ $HP == "$NP" ]]; do HP=$(free_port); done
+
+wait_http() { # URL: wait up to 120 s for a 2xx
+    local i
+    for i in $(seq 1 1200); do
+        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "no answer from $1" >&2
+    return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3 (first, its stores feed 1, 2 and 5). Fill 10k → 100k → BIG through the store API.
+# ---------------------------------------------------------------------------------------------
+SIZES=(10000 100000)
+((BIG > 100000)) && SIZES+=("$BIG")
+
+step_store() {
+START_EPOCH=$(($(date +%s) - 2 * BIG - 3600)) # items 2 s apart, the newest an hour old
+D="$W/store"
+prev=0
+for size in "${SIZES[@]}"; do
+    log "filling the store to $size items"
+    line=$("$BENCH" fill --data "$D" --from "$prev" --to "$size" --start-epoch "$START_EPOCH")
+    log "$line"
+    put "fill_${size}_secs" "$(field secs "$line")"
+    put "fill_${size}_rate" "$(field items_per_sec "$line")"
+    if [[ $size == "$BIG" ]]; then
+        mv "$D" "$W/store-$size"
+    else
+        cp -a "$D" "$W/store-$size"
+    fi
+    prev=$size
+done
+put disk_bytes_big "$(du -sb "$W/store-$BIG" | cut -f1)"
+put disk_bytes_100000 "$(du -sb "$W/store-100000" | cut -f1)"
+put disk_bytes_10000 "$(du -sb "$W/store-10000" | cut -f1)"
+
+log "store scaling: query + render, sizes alternated, 3 rounds"
+for round in 1 2 3; do
+    for size in "${SIZES[@]}"; do
+        line=$("$BENCH" query --data "$W/store-$size" --rounds 50)
+        log "round $round size $size: $line"
+        for k in open_ms first_median_ms first_max_ms warm_median_ms warm_p99_ms min_items rss_open_kb; do
+            put "q_${size}_${k}_$round" "$(field "$k" "$line")"
+        done
+    done
+done
+log "store scaling: 2,000 queries over all 1,000 sections (cache misses), in-process RSS"
+for size in "${SIZES[@]:1}"; do
+    line=$("$BENCH" query --data "$W/store-$size" --rounds 0 --spread 2000)
+    log "size $size: $line"
+    for k in spread_median_ms spread_p99_ms rss_open_kb hwm_kb min_items; do
+        put "s_${size}_$k" "$(field "$k" "$line")"
+    done
+done
+
+}
+
+# ---------------------------------------------------------------------------------------------
+# nginx: the baseline for 1–2 and the fixture server for 4 (one process, static files)
+# ---------------------------------------------------------------------------------------------
+start_nginx() {
+mkdir -p "$W/nginx/tmp" "$W/www/u" "$W/www/s"
+cat >"$W/nginx/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $W/nginx/nginx.pid;
+error_log $W/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 10000000;
+    open_file_cache max=4096 inactive=60s;
+    client_body_temp_path $W/nginx/tmp/body;
+    proxy_temp_path $W/nginx/tmp/proxy;
+    fastcgi_temp_path $W/nginx/tmp/fastcgi;
+    uwsgi_temp_path $W/nginx/tmp/uwsgi;
+    scgi_temp_path $W/nginx/tmp/scgi;
+    types { application/atom+xml atom; text/html html; }
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$NP;
+        root $W/www;
+    }
+}
+EOF
+"$NGINX" -c "$W/nginx/nginx.conf" -p "$W/nginx" &
+PIDS+=($!)
+NGINX_PID=$!
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1, 2, 5. Serving
+# ---------------------------------------------------------------------------------------------
+HOT_QUERY="/feed.atom?section=sec0050&limit=50"
+
+start_serve() { # DATA_DIR
+    HEADWIRE_LISTEN="127.0.0.1:$HP" HEADWIRE_DATA="$1" RUST_LOG=warn \
+        "$HW" serve --config "$W/serve.toml" >"$W/serve.log" 2>&1 &
+    SERVE_PID=$!
+    PIDS+=("$SERVE_PID")
+    wait_http "http://127.0.0.1:$HP/healthz"
+}
+stop_serve() {
+    kill -TERM "$SERVE_PID"
+    wait "$SERVE_PID" || true
+}
+metric() { # NAME: a counter from /metrics (0 when absent)
+    curl -fsS "http://127.0.0.1:$HP/metrics" | awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'
+}
+wrk_run() { # LABEL URL [ROTATE]: one wrk run, its WRK line stored under LABEL
+    local line
+    line=$(BENCH_ROTATE=${3:-} BENCH_THREADS=2 wrk -t2 -c64 -d"${DUR}s" \
+        -s "$ROOT/bench/wrk_report.lua" "$2" | grep '^WRK ')
+    log "$1: $line"
+    for k in requests rps p50_ms p99_ms max_ms errors non2xx; do
+        put "${1}_$k" "$(field "$k" "$line")"
+    done
+}
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+other_routes() { # LABEL: one request to each page that is not a feed (after VmHWM was read)
+    local route t
+    for route in / /api/status /metrics; do
+        t=$(curl -s -o /dev/null --max-time 120 -w '%{time_total}' "http://127.0.0.1:$HP$route" || echo "> 120")
+        put "${1}_route$(printf %s "$route" | tr -c 'a-z' '_')" "$t"
+        log "$1: GET $route took ${t}s"
+    done
+    put "${1}_hwm_after_routes_kb" "$(hwm_kb "$SERVE_PID")"
+}
+
+step_serve() {
+"$BENCH" serve-config --out "$W/serve.toml"
+log "serving at 100k items: headwire on :$HP, nginx on :$NP"
+start_serve "$W/store-100000"
+put serve_open_rss_100000_kb "$(hwm_kb "$SERVE_PID")"
+curl -fsS "http://127.0.0.1:$HP$HOT_QUERY" -o "$W/www/feed.atom"
+for i in $(seq 0 999); do cp "$W/www/feed.atom" "$W/www/u/$i.atom"; done
+wait_http "http://127.0.0.1:$NP/feed.atom"
+cmp -s "$W/www/feed.atom" <(curl -fsS "http://127.0.0.1:$NP$HOT_QUERY") ||
+    { echo "nginx does not serve the same bytes" >&2; exit 1; }
+put feed_bytes "$(stat -c %s "$W/www/feed.atom")"
+# Warm both (connections, caches) before measuring.
+wrk -t2 -c64 -d2s "http://127.0.0.1:$HP$HOT_QUERY" >/dev/null
+wrk -t2 -c64 -d2s "http://127.0.0.1:$NP$HOT_QUERY" >/dev/null
+
+log "benchmark 1: cached feed vs nginx, $ROUNDS A/B pairs of ${DUR}s"
+for round in $(seq 1 "$ROUNDS"); do
+    wrk_run "b1_hw_$round" "http://127.0.0.1:$HP$HOT_QUERY"
+    wrk_run "b1_nx_$round" "http://127.0.0.1:$NP$HOT_QUERY"
+done
+
+log "benchmark 2: uncached feeds vs nginx over 1,000 files, $ROUNDS A/B pairs of ${DUR}s"
+for round in $(seq 1 "$ROUNDS"); do
+    renders0=$(metric headwire_feed_renders_total)
+    hits0=$(metric headwire_feed_cache_hits_total)
+    wrk_run "b2_hw_$round" "http://127.0.0.1:$HP/" feed
+    put "b2_hw_${round}_renders" "$(($(metric headwire_feed_renders_total) - renders0))"
+    put "b2_hw_${round}_hits" "$(($(metric headwire_feed_cache_hits_total) - hits0))"
+    wrk_run "b2_nx_$round" "http://127.0.0.1:$NP/" static
+done
+put serve_hwm_100000_kb "$(hwm_kb "$SERVE_PID")"
+other_routes r100000
+stop_serve
+
+log "benchmark 5: headwire serve over $BIG items through 1–2"
+start_serve "$W/store-$BIG"
+put serve_open_rss_big_kb "$(hwm_kb "$SERVE_PID")"
+wrk -t2 -c64 -d2s "http://127.0.0.1:$HP$HOT_QUERY" >/dev/null
+wrk_run b5_cached "http://127.0.0.1:$HP$HOT_QUERY"
+wrk_run b5_uncached "http://127.0.0.1:$HP/" feed
+put serve_hwm_big_kb "$(hwm_kb "$SERVE_PID")"
+other_routes rbig
+stop_serve
+}
+
+# ---------------------------------------------------------------------------------------------
+# 4. Polling
+# ---------------------------------------------------------------------------------------------
+step_poll() {
+log "benchmark 4: generating 1,000 list pages"
+line=$("$BENCH" portal --dir "$W/www" --port "$NP" --out "$W/poll.toml")
+log "$line"
+put page_bytes "$(field mean_bytes "$line")"
+curl -fsS -o /dev/null "http://127.0.0.1:$NP/s/sec0000.html"
+
+nginx_ticks() { # CPU ticks of nginx master + workers
+    local pid sum=0
+    for pid in $NGINX_PID $(ps -o pid= --ppid "$NGINX_PID"); do
+        sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    echo "$sum"
+}
+TICK=$(getconf CLK_TCK)
+poll_run() { # LABEL: one `headwire poll --once`, wall/user/sys from getrusage (bash `time`)
+    local t0 t1 times
+    t0=$(nginx_ticks)
+    TIMEFORMAT='%3R %3U %3S'
+    { time HEADWIRE_DATA="$W/pollstore" "$HW" poll --once --config "$W/poll.toml" \
+        >"$W/$1.out" 2>"$W/$1.err"; } 2>"$W/$1.time"
+    t1=$(nginx_ticks)
+    read -r wall user sys <"$W/$1.time"
+    put "${1}_wall" "$wall"
+    put "${1}_cpu" "$(calc "$user + $sys" 3)"
+    put "${1}_user" "$user"
+    put "${1}_sys" "$sys"
+    put "${1}_nginx_cpu" "$(calc "($t1 - $t0) / $TICK" 3)"
+    put "${1}_summary" "$(tail -1 "$W/$1.out")"
+    put "${1}_found" "$(awk -F'\t' '$2 ~ /^found/ { split($2, a, " "); s += a[2] } END { print s + 0 }' "$W/$1.out")"
+    put "${1}_unchanged" "$(awk -F'\t' '$2 == "unchanged" { n++ } END { print n + 0 }' "$W/$1.out")"
+    log "$1: wall ${wall}s cpu $(get "${1}_cpu")s nginx $(get "${1}_nginx_cpu")s — $(tail -1 "$W/$1.out")"
+}
+for round in $(seq 1 "$ROUNDS"); do
+    rm -rf "$W/pollstore"
+    poll_run "b4_full_$round"
+    poll_run "b4_304_$round"
+done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+step_report() {
+log "writing $OUT"
+mean_of() { # PREFIX SUFFIX: mean over rounds of PREFIX_<round>_SUFFIX
+    local s=0 r
+    for r in $(seq 1 "$ROUNDS"); do s=$(calc "$s + $(get "${1}_${r}_$2")" 6); done
+    calc "$s / $ROUNDS" "${3:-2}"
+}
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+yesno() { if awk "BEGIN { exit !($1) }"; then echo yes; else echo "**no**"; fi; }
+
+b1_hw=$(mean_of b1_hw rps 0)
+b1_nx=$(mean_of b1_nx rps 0)
+b1_ratio=$(calc "$b1_hw / $b1_nx")
+b1_pairs=""
+for r in $(seq 1 "$ROUNDS"); do
+    b1_pairs+="$(calc "$(get "b1_hw_${r}_rps") / $(get "b1_nx_${r}_rps")") "
+done
+b2_p99_worst=$(for r in $(seq 1 "$ROUNDS"); do get "b2_hw_${r}_p99_ms"; done | sort -g | tail -1)
+b2_renders=0
+b2_hits=0
+b2_requests=0
+for r in $(seq 1 "$ROUNDS"); do
+    b2_renders=$((b2_renders + $(get "b2_hw_${r}_renders")))
+    b2_hits=$((b2_hits + $(get "b2_hw_${r}_hits")))
+    b2_requests=$((b2_requests + $(get "b2_hw_${r}_requests")))
+done
+declare -A QW QF QO QP
+for size in "${SIZES[@]}"; do
+    QW[$size]=$(median3 "$(get "q_${size}_warm_median_ms_1")" "$(get "q_${size}_warm_median_ms_2")" "$(get "q_${size}_warm_median_ms_3")")
+    QP[$size]=$(median3 "$(get "q_${size}_warm_p99_ms_1")" "$(get "q_${size}_warm_p99_ms_2")" "$(get "q_${size}_warm_p99_ms_3")")
+    QF[$size]=$(median3 "$(get "q_${size}_first_median_ms_1")" "$(get "q_${size}_first_median_ms_2")" "$(get "q_${size}_first_median_ms_3")")
+    QO[$size]=$(median3 "$(get "q_${size}_open_ms_1")" "$(get "q_${size}_open_ms_2")" "$(get "q_${size}_open_ms_3")")
+done
+q_ratio=$(calc "${QW[$BIG]} / ${QW[10000]}")
+q_first_ratio=$(calc "${QF[$BIG]} / ${QF[10000]}")
+q_min_items=$(for k in $(grep -o '^q_[0-9]*_min_items_[0-9]*' "$R"); do get "$k"; done | sort -g | head -1)
+b4_wall=$(mean_of b4_full wall)
+b4_cpu=$(mean_of b4_full cpu 3)
+b4_cpu_page_ms=$(calc "$b4_cpu * 1000 / 1000" 2)
+b4_304_cpu=$(mean_of b4_304 cpu 3)
+b4_cpu_ratio=$(calc "$b4_cpu / $b4_304_cpu" 1)
+hwm_big_mb=$(calc "$(get serve_hwm_big_kb) / 1024" 1)
+hwm_100k_mb=$(calc "$(get serve_hwm_100000_kb) / 1024" 1)
+mb() { calc "$1 / 1048576" 1; }
+commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+BIG_LABEL=$(awk -v n="$BIG" 'BEGIN { if (n >= 1e6) printf "%gM", n / 1e6; else printf "%gk", n / 1e3 }')
+
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MEM_GIB=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+RUSTC=$(rustc -V)
+NGINX_V=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
+WRK_V=$( (wrk -v 2>&1 || true) | head -1 | awk '{ print $1, $2 }')
+COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
+ELAPSED=$(($(date +%s) - T_START))
+
+{
+    cat <<EOF
+# Benchmarks
+
+Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') in ${ELAPSED} s (release build ${BUILD_NOTE:-$(get build_secs) s}).
+Rerun with \`bench/run.sh\` (see the README); every number below comes from that one run.
+
+- Machine: $(nproc) cores, ${MEM_GIB} GiB, ${CPU_MODEL}; load average at the end: ${LOAD}
+- Versions: headwire ${COMMIT}${DIRTY}, ${RUSTC}, ${NGINX_V}, ${WRK_V}
+- Everything runs on 127.0.0.1 on the same cores: wrk, nginx and headwire share them, so
+  absolute numbers move with the machine; the ratios (A and B alternated in the same run) are
+  the figures to compare.${BENCH_NOTE:+
+- Note: ${BENCH_NOTE}}
+
+## Summary
+
+| # | benchmark | measured | target | met |
+|---|---|---|---|---|
+| 1 | serving, cached: headwire / nginx requests/s | $b1_ratio× ($b1_hw vs $b1_nx req/s; pairs: ${b1_pairs% }) | ≥ 0.8× | $(yesno "$b1_ratio >= 0.8") |
+| 2 | serving, uncached (every request renders): p99 | ${b2_p99_worst} ms (worst of $ROUNDS runs) | < 20 ms | $(yesno "$b2_p99_worst < 20") |
+| 3 | store scaling: warm query+render median, ${BIG_LABEL} / 10k | ${q_ratio}× (${QW[10000]} → ${QW[100000]} → ${QW[$BIG]} ms) | ≤ 1.5× | $(yesno "$q_ratio <= 1.5") |
+| 3 | store scaling: first-touch query+render median, ${BIG_LABEL} / 10k | ${q_first_ratio}× (${QF[10000]} → ${QF[100000]} → ${QF[$BIG]} ms) | (context) | |
+| 3 | store at ${BIG_LABEL} items: open time, disk | ${QO[$BIG]} ms, $(mb "$(get disk_bytes_big)") MiB | (reported) | |
+| 4 | polling 1,000 pages: wall time | ${b4_wall} s | < 10 s | $(yesno "$b4_wall < 10") |
+| 4 | polling: CPU per page | ${b4_cpu_page_ms} ms | < 3 ms | $(yesno "$b4_cpu_page_ms < 3") |
+| 4 | polling: CPU full / all-304 | ${b4_cpu_ratio}× (${b4_cpu} s vs ${b4_304_cpu} s) | ≥ 10× | $(yesno "$b4_cpu_ratio >= 10") |
+| 5 | peak RSS of serve through 1–2, ${BIG_LABEL} items | ${hwm_big_mb} MB (100k items: ${hwm_100k_mb} MB) | < 100 MB | $(yesno "$hwm_big_mb < 100") |
+
+## 1. Serving, cached
+
+Store: 1,000 sections in 10 sources, 100,000 items, filled through \`Store::apply_batch\` (pages of
+30). \`wrk -t2 -c64 -d${DUR}s\` on \`${HOT_QUERY}\` (render cache hit after the first request)
+against nginx serving the identical $(get feed_bytes) response bytes as a static file
+(\`sendfile\`, \`open_file_cache\`, \`access_log off\`, 2 workers), alternated.
+
+| run | requests/s | p50 ms | p99 ms | max ms | errors |
+|---|---|---|---|---|---|
+EOF
+    for r in $(seq 1 "$ROUNDS"); do
+        for who in hw nx; do
+            name=$([[ $who == hw ]] && echo "headwire" || echo "nginx")
+            p="b1_${who}_$r"
+            echo "| $name #$r | $(get "${p}_rps") | $(get "${p}_p50_ms") | $(get "${p}_p99_ms") | $(get "${p}_max_ms") | $(get "${p}_errors")/$(get "${p}_non2xx") |"
+        done
+    done
+    cat <<EOF
+
+## 2. Serving, uncached
+
+Same store and server. wrk's script rotates over 1,000 sections × limits 41–60 (20,000
+distinct queries per cycle; the 32 MiB render cache holds about 1,000 feeds), so every
+request is a query plus a render: headwire counted ${b2_renders} renders and ${b2_hits} cache hits
+for ${b2_requests} requests. Baseline: nginx rotating over 1,000 static copies of the feed.
+
+| run | requests/s | p50 ms | p99 ms | max ms | errors |
+|---|---|---|---|---|---|
+EOF
+    for r in $(seq 1 "$ROUNDS"); do
+        for who in hw nx; do
+            name=$([[ $who == hw ]] && echo "headwire (renders)" || echo "nginx (1,000 files)")
+            p="b2_${who}_$r"
+            echo "| $name #$r | $(get "${p}_rps") | $(get "${p}_p50_ms") | $(get "${p}_p99_ms") | $(get "${p}_max_ms") | $(get "${p}_errors")/$(get "${p}_non2xx") |"
+        done
+    done
+    cat <<EOF
+
+## 3. Store scaling (issue 5's proof)
+
+\`bench query\` (examples/bench.rs) opens a store copy and runs \`?section=X&limit=50\` the way
+the server does (\`Store::query\` on the section's label index, then \`render::atom::render\`),
+in-process, over the 20 "hot" sections (each holds ≥ 50 items at every size, so every query
+returns 50 items; fewest returned: ${q_min_items}). First touch = the first query of each section
+after open; warm = 50 more rounds. Sizes alternated 10k, 100k, ${BIG_LABEL} three times; medians of
+the three runs.
+
+| items | fill rate (items/s) | disk MiB | open ms | RSS after open MB | first-touch median ms | warm median ms | warm p99 ms |
+|---|---|---|---|---|---|---|---|
+EOF
+    for size in "${SIZES[@]}"; do
+        disk=$([[ $size == "$BIG" ]] && get disk_bytes_big || get "disk_bytes_$size")
+        echo "| $(commas "$size") | $(get "fill_${size}_rate") | $(mb "$disk") | ${QO[$size]} | $(calc "$(get "q_${size}_rss_open_kb_1") / 1024" 1) | ${QF[$size]} | ${QW[$size]} | ${QP[$size]} |"
+    done
+    cat <<EOF
+
+Cache misses: 2,000 queries rotating over all 1,000 sections (every section holds at least 50
+items from 100k on) in a fresh process, and its RSS (no HTTP server involved):
+
+| items | median ms | p99 ms | RSS after open MB | peak RSS MB |
+|---|---|---|---|---|
+EOF
+    for size in "${SIZES[@]:1}"; do
+        echo "| $(commas "$size") | $(get "s_${size}_spread_median_ms") | $(get "s_${size}_spread_p99_ms") | $(calc "$(get "s_${size}_rss_open_kb") / 1024" 1) | $(calc "$(get "s_${size}_hwm_kb") / 1024" 1) |"
+    done
+    cat <<EOF
+
+## 4. Polling
+
+1,000 distinct list pages of $(get page_bytes) bytes on average (examples/bench.rs \`portal\`:
+the shape of a Chinese portal's channel page — head with styles and scripts, a 120-link
+navigation bar, the 30-headline \`ul.new-left-list\` with image, title, summary, time, counters and
+topic label, ranking columns, a footer of links), served by nginx as static files (ETag on).
+\`headwire poll --once\` with \`concurrency = 64\`, \`per_host = 64\`, \`host_delay = "0"\` on a
+fresh store, then again on the same store, where every page answers 304 to \`If-None-Match\`.
+CPU is user + system from getrusage (bash \`time\`), the whole process (start-up, config with
+1,000 sections, store open and flush included). nginx's own CPU is shown to prove the fixture
+is not the bottleneck.
+
+| run | wall s | CPU s (user + sys) | CPU ms / page | nginx CPU s | headlines stored | 304s | summary |
+|---|---|---|---|---|---|---|---|
+EOF
+    for r in $(seq 1 "$ROUNDS"); do
+        for kind in full 304; do
+            p="b4_${kind}_$r"
+            echo "| $([[ $kind == full ]] && echo "full" || echo "all 304") #$r | $(get "${p}_wall") | $(get "${p}_cpu") ($(get "${p}_user") + $(get "${p}_sys")) | $(calc "$(get "${p}_cpu")" 2) | $(get "${p}_nginx_cpu") | $(get "${p}_found") | $(get "${p}_unchanged") | $(get "${p}_summary") |"
+        done
+    done
+    cat <<EOF
+
+## 5. Memory
+
+Peak resident set (\`VmHWM\` from /proc) of \`headwire serve\`, read after benchmarks 1–2 ran
+against it (the ${BIG_LABEL} row ran one ${DUR}s cached and one ${DUR}s uncached wrk run).
+
+| store | RSS after start MB | peak RSS MB | cached req/s | uncached req/s | uncached p99 ms |
+|---|---|---|---|---|---|
+| 100,000 items | $(calc "$(get serve_open_rss_100000_kb) / 1024" 1) | ${hwm_100k_mb} | ${b1_hw} | $(mean_of b2_hw rps 0) | $(mean_of b2_hw p99_ms) |
+| $(commas "$BIG") items | $(calc "$(get serve_open_rss_big_kb) / 1024" 1) | ${hwm_big_mb} | $(get b5_cached_rps) | $(get b5_uncached_rps) | $(get b5_uncached_p99_ms) |
+
+Not a target, for context: one request to each page that is not a feed, made after the peak
+above was read (they count or scan the store per request):
+
+| store | \`/\` s | \`/api/status\` s | \`/metrics\` s | peak RSS afterwards MB |
+|---|---|---|---|---|
+| 100,000 items | $(get r100000_route_) | $(get r100000_route_api_status) | $(get r100000_route_metrics) | $(calc "$(get r100000_hwm_after_routes_kb) / 1024" 1) |
+| $(commas "$BIG") items | $(get rbig_route_) | $(get rbig_route_api_status) | $(get rbig_route_metrics) | $(calc "$(get rbig_hwm_after_routes_kb) / 1024" 1) |
+
+## Commands
+
+\`\`\`sh
+bench/run.sh                                   # everything below, then rewrites this file
+cargo build --release --examples --bins
+target/release/examples/bench fill --data D --from 0 --to 10000 --start-epoch S   # then 100000, ${BIG}
+target/release/examples/bench query --data D-SIZE --rounds 50
+wrk -t2 -c64 -d${DUR}s -s bench/wrk_report.lua 'http://127.0.0.1:PORT${HOT_QUERY}'   # headwire, then nginx
+BENCH_ROTATE=feed wrk -t2 -c64 -d${DUR}s -s bench/wrk_report.lua http://127.0.0.1:PORT/     # uncached
+target/release/examples/bench portal --dir WWW --port NGINX_PORT --out poll.toml
+time HEADWIRE_DATA=pollstore target/release/headwire poll --once --config poll.toml     # twice
+\`\`\`
+EOF
+    ANALYSIS=${BENCH_ANALYSIS:-$ROOT/bench/analysis.md}
+    if [[ -f $ANALYSIS ]]; then
+        echo
+        cat "$ANALYSIS"
+    fi
+} >"$OUT"
+log "done in ${ELAPSED}s; $OUT written"
+}
+
+if [[ -n ${BENCH_REPORT_ONLY:-} ]]; then
+    # Rewrite the report from an earlier run's results (BENCH_WORK must name its directory).
+    step_report
+    exit 0
+fi
+install_tools
+build
+step_store
+start_nginx
+step_serve
+step_poll
+put total_secs $(($(date +%s) - T_START))
+step_report

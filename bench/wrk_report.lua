@@ -1,0 +1,48 @@
+-- wrk script for bench/run.sh.
+--
+-- BENCH_ROTATE unset: every request asks for the URL given on the command line.
+-- BENCH_ROTATE=feed: requests rotate over /feed.atom?section=secNNNN&limit=L for 1,000 sections
+--   and limits 41..60 (20,000 distinct queries per cycle; the render cache holds ~1,000, so
+--   every request renders). Threads interleave so no two threads ask the same query.
+-- BENCH_ROTATE=static: requests rotate over /u/0.atom .. /u/999.atom (nginx baseline).
+-- done() prints one parseable line: WRK requests=… rps=… p50_ms=… p99_ms=… …
+
+local mode = os.getenv("BENCH_ROTATE")
+local threads = {}
+local counter = 0
+local step = tonumber(os.getenv("BENCH_THREADS") or "2")
+
+function setup(thread)
+   thread:set("tid", #threads)
+   table.insert(threads, thread)
+end
+
+function init(args)
+   counter = tid or 0
+end
+
+function request()
+   if mode == "feed" then
+      local i = counter
+      counter = counter + step
+      local section = i % 1000
+      local limit = 41 + (math.floor(i / 1000) % 20)
+      return wrk.format("GET", string.format("/feed.atom?section=sec%04d&limit=%d", section, limit))
+   elseif mode == "static" then
+      local i = counter
+      counter = counter + step
+      return wrk.format("GET", string.format("/u/%d.atom", i % 1000))
+   end
+   return wrk.request()
+end
+
+function done(summary, latency, requests)
+   local e = summary.errors
+   local secs = summary.duration / 1e6
+   io.write(string.format(
+      "WRK requests=%d secs=%.2f rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f bytes=%d errors=%d non2xx=%d\n",
+      summary.requests, secs, summary.requests / secs,
+      latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+      latency:percentile(99) / 1000, latency.max / 1000, summary.bytes,
+      e.connect + e.read + e.write + e.timeout, e.status))
+end

@@ -1,0 +1,618 @@
+//! Benchmark helper for `bench/run.sh`: fills stores through headwire's own store API, measures
+//! filtered-feed latency in-process, and generates the synthetic portal the polling benchmark
+//! fetches. Nothing here is part of headwire; it only drives the library the way the binary does.
+//!
+//! Subcommands (all deterministic for the same arguments):
+//! - `fill --data DIR --from N --to M --start-epoch S`: appends items N..M (pages of 30 headlines,
+//!   one `apply_batch` per page) across 1,000 sections in 10 sources. A page goes to one of 20
+//!   "hot" sections one time in four, else round-robin over the 980 others, so each hot section
+//!   holds ≥ 50 items from 10k items on, and every section does from 100k on.
+//! - `query --data DIR --rounds R`: opens the store (timed), then runs `?section=X&limit=50`
+//!   (store query + Atom render) over the 20 hot sections: once each on first touch, then R
+//!   rounds warm; prints one `key=value` line.
+//! - `serve-config --out FILE`: a feeds.toml naming the same 1,000 sections (pointing at a closed
+//!   port, polled once a day) for `headwire serve` over a filled store.
+//! - `portal --dir DIR --port P --out FILE`: 1,000 distinct ~100 KB list pages modelled on a
+//!   Chinese portal's list page (30 headlines each, plus navigation, rankings, footer and
+//!   scripts), and a feeds.toml that polls them all from 127.0.0.1:P.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use clap::{Parser, Subcommand};
+use headwire::normalize::text::{fold_label, title_key};
+use headwire::normalize::Observed;
+use headwire::render::{self, FeedMeta, SourceInfo};
+use headwire::store::{BatchContext, Query, Store};
+
+/// Sections in the synthetic installation.
+const SECTIONS: usize = 1000;
+/// Sections per source.
+const SECTIONS_PER_SOURCE: usize = 100;
+/// Headlines per polled page (one `apply_batch`).
+const PAGE_ITEMS: u64 = 30;
+/// Every `HOT_EVERY`-th section is hot.
+const HOT_EVERY: usize = 50;
+/// Seconds between consecutive items' published times.
+const ITEM_SPACING_SECS: i64 = 2;
+
+const TOPICS: [&str; 40] = [
+    "时政", "国际", "财经", "科技", "军事", "社会", "体育", "文化", "健康", "教育", "汽车", "房产",
+    "旅游", "娱乐", "法治", "环保", "三农", "港澳", "台湾", "观察", "评论", "数读", "人物", "历史",
+    "读书", "能源", "航天", "交通", "气象", "公益", "数码", "游戏", "时尚", "美食", "家居", "职场",
+    "理财", "保险", "基金", "股市",
+];
+
+const LABELS: [&str; 24] = [
+    "抗疫进行时",
+    "中美关系",
+    "新时代新气象新作为",
+    "香港",
+    "乡村振兴",
+    "一带一路",
+    "科技前沿",
+    "两会",
+    "碳达峰碳中和",
+    "数字经济",
+    "防汛救灾",
+    "冬奥会",
+    "国企改革",
+    "民生关注",
+    "外交部发言",
+    "全球疫情",
+    "芯片",
+    "新能源车",
+    "高考",
+    "航天日",
+    "俄乌局势",
+    "中东局势",
+    "欧洲观察",
+    "东亚合作",
+];
+
+const WORDS: [&str; 32] = [
+    "国务院",
+    "常务会议",
+    "部署",
+    "进一步",
+    "稳定经济",
+    "一揽子政策",
+    "上海",
+    "新增本土病例",
+    "外交部",
+    "回应",
+    "美方",
+    "最新表态",
+    "专家解读",
+    "数据显示",
+    "同比增长",
+    "发布会",
+    "现场直击",
+    "多地",
+    "出台新规",
+    "记者调查",
+    "背后",
+    "这家企业",
+    "重磅",
+    "首次",
+    "全国",
+    "两部门",
+    "联合印发",
+    "通知",
+    "暴雨",
+    "预警",
+    "航班",
+    "恢复",
+];
+
+#[derive(Parser)]
+#[command(about = "headwire benchmark helper (see bench/run.sh)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Append items `from..to` to the store at `data`.
+    Fill {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: u64,
+        /// Unix time of item 0's published time.
+        #[arg(long)]
+        start_epoch: i64,
+    },
+    /// Time store open and `?section=X&limit=50` (query + Atom render) on the hot sections.
+    Query {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        rounds: usize,
+        /// Then this many queries rotating over all 1,000 sections (mostly cache misses at
+        /// scale); needs ≥ 100k items so every section holds 50.
+        #[arg(long, default_value_t = 0)]
+        spread: usize,
+    },
+    /// Write a feeds.toml for `headwire serve` over a filled store.
+    ServeConfig {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Generate the polling fixture: list pages and the feeds.toml that polls them.
+    Portal {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        out: PathBuf,
+        /// Approximate page size in bytes.
+        #[arg(long, default_value_t = 100 * 1024)]
+        page_bytes: usize,
+    },
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match Cli::parse().command {
+        Command::Fill {
+            data,
+            from,
+            to,
+            start_epoch,
+        } => fill(&data, from, to, start_epoch),
+        Command::Query {
+            data,
+            rounds,
+            spread,
+        } => query(&data, rounds, spread),
+        Command::ServeConfig { out } => serve_config(&out),
+        Command::Portal {
+            dir,
+            port,
+            out,
+            page_bytes,
+        } => portal(&dir, port, &out, page_bytes),
+    }
+}
+
+/// The section a page of the fill goes to (see the module doc).
+fn section_of_page(page: u64) -> usize {
+    let round = page / 4;
+    if page % 4 == 0 {
+        hot_sections()[(round as usize) % (SECTIONS / HOT_EVERY)]
+    } else {
+        let quiet = (3 * round + page % 4 - 1) as usize % (SECTIONS - SECTIONS / HOT_EVERY);
+        // The quiet-th section that is not hot.
+        let skipped = quiet / (HOT_EVERY - 1) + 1;
+        quiet + skipped
+    }
+}
+
+fn hot_sections() -> Vec<usize> {
+    (0..SECTIONS).step_by(HOT_EVERY).collect()
+}
+
+fn source_id(section: usize) -> String {
+    format!("portal{}", section / SECTIONS_PER_SOURCE)
+}
+
+fn section_id(section: usize) -> String {
+    format!("sec{section:04}")
+}
+
+fn section_name(section: usize) -> String {
+    format!("{}{section:04}", TOPICS[section % TOPICS.len()])
+}
+
+/// A deterministic headline of 14–26 characters, unique through its number.
+fn headline(n: u64) -> String {
+    let mut h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut title = String::new();
+    for _ in 0..4 {
+        title.push_str(WORDS[(h % WORDS.len() as u64) as usize]);
+        h /= WORDS.len() as u64;
+    }
+    let _ = write!(title, "（{n}）");
+    title
+}
+
+fn fill(
+    data: &Path,
+    from: u64,
+    to: u64,
+    start_epoch: i64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Store::open(data)?;
+    let started = Instant::now();
+    let mut n = from;
+    let mut pages = 0u64;
+    while n < to {
+        let page = n / PAGE_ITEMS;
+        let end = ((page + 1) * PAGE_ITEMS).min(to);
+        let section = section_of_page(page);
+        let source = source_id(section);
+        let id = section_id(section);
+        let name = section_name(section);
+        let key = format!("{source}/{id}");
+        let host = format!("{source}.example.cn");
+        let batch: Vec<Observed> = (n..end).map(|i| observed(i, &host, start_epoch)).collect();
+        let now = Utc
+            .timestamp_opt(start_epoch + end as i64 * ITEM_SPACING_SECS + 300, 0)
+            .single()
+            .ok_or("bad --start-epoch")?;
+        let ctx = BatchContext {
+            source_id: &source,
+            section_key: &key,
+            section_id: &id,
+            section_name: &name,
+            title_window: Some(chrono::Duration::hours(48)),
+            now,
+        };
+        let outcome = store.apply_batch(&ctx, &batch)?;
+        if outcome.new != batch.len() {
+            return Err(format!(
+                "page {page}: {} of {} items were new; the fill must only add",
+                outcome.new,
+                batch.len()
+            )
+            .into());
+        }
+        n = end;
+        pages += 1;
+    }
+    store.flush()?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "fill from={from} to={to} pages={pages} secs={secs:.2} items_per_sec={:.0}",
+        (to - from) as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+fn observed(n: u64, host: &str, start_epoch: i64) -> Observed {
+    let title = headline(n);
+    let published = Utc
+        .timestamp_opt(start_epoch + n as i64 * ITEM_SPACING_SECS, 0)
+        .single();
+    let day = published.map_or_else(|| "2022_03_13".into(), |t| t.format("%Y_%m_%d").to_string());
+    let path = format!("/{}/{day}_{n}.shtml", TOPICS[(n % 7) as usize]);
+    let link = format!("https://www.{host}{path}");
+    Observed {
+        identity: format!("link:{host}{path}"),
+        title_key: title_key(&title),
+        summary: (n % 3 == 0).then(|| {
+            format!(
+                "<p>{}，{}。</p>",
+                headline(n.wrapping_add(7)),
+                headline(n.wrapping_add(13))
+            )
+        }),
+        author: (n % 5 == 0).then(|| "本报记者".to_string()),
+        image: (n % 2 == 0).then(|| format!("https://i.{host}/news/{day}/{n}.jpg")),
+        guid: None,
+        published,
+        page_labels: vec![LABELS[(n % LABELS.len() as u64) as usize].to_string()],
+        link: Some(link),
+        title,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
+}
+
+/// A `Vm*` figure of this process in kB (0 when /proc is not there).
+fn proc_status_kb(name: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn query(data: &Path, rounds: usize, spread: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let opened = Instant::now();
+    let store = Store::open(data)?;
+    let open_ms = opened.elapsed().as_secs_f64() * 1e3;
+    let rss_open_kb = proc_status_kb("VmRSS:");
+    let lookup = |id: &str| {
+        Some(SourceInfo {
+            id: id.to_string(),
+            name: format!("门户 {id}"),
+            url: Some(format!("https://www.{id}.example.cn/")),
+        })
+    };
+    let hot = hot_sections();
+    let mut items_seen = usize::MAX;
+    let mut run = |section: usize| -> Result<Duration, Box<dyn std::error::Error>> {
+        let started = Instant::now();
+        let q = Query {
+            labels: vec![fold_label(&section_id(section))],
+            limit: 50,
+            ..Query::default()
+        };
+        let items = store.query(&q, &|_| true)?;
+        let meta = FeedMeta {
+            title: format!("headwire — {}", section_name(section)),
+            site_url: "http://127.0.0.1:8080/".into(),
+            self_url: format!(
+                "http://127.0.0.1:8080/feed.atom?section={}&limit=50",
+                section_id(section)
+            ),
+            id: format!("urn:headwire:feed:{section}"),
+            updated: items
+                .iter()
+                .map(|i| i.updated)
+                .max()
+                .unwrap_or_else(Utc::now),
+            ttl_minutes: 10,
+        };
+        let body = render::atom::render(&items, &meta, &lookup);
+        std::hint::black_box(body);
+        items_seen = items_seen.min(items.len());
+        Ok(started.elapsed())
+    };
+    let mut first: Vec<Duration> = Vec::new();
+    for &s in &hot {
+        first.push(run(s)?);
+    }
+    let mut warm: Vec<Duration> = Vec::new();
+    for _ in 0..rounds {
+        for &s in &hot {
+            warm.push(run(s)?);
+        }
+    }
+    let mut spread_times: Vec<Duration> = Vec::new();
+    for i in 0..spread {
+        // A stride coprime with 1,000 visits every section once per 1,000 queries.
+        spread_times.push(run(i * 337 % SECTIONS)?);
+    }
+    first.sort();
+    warm.sort();
+    spread_times.sort();
+    let mean = warm.iter().map(Duration::as_secs_f64).sum::<f64>() / warm.len().max(1) as f64;
+    let disk: String = store
+        .extra_stats()?
+        .into_iter()
+        .find(|(k, _)| k == "disk bytes")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    println!(
+        "query open_ms={open_ms:.1} first_median_ms={:.3} first_max_ms={:.3} warm_median_ms={:.3} warm_p99_ms={:.3} warm_mean_ms={:.3} queries={} spread_median_ms={:.3} spread_p99_ms={:.3} spread_queries={} min_items={items_seen} sled_disk_bytes={disk} rss_open_kb={rss_open_kb} hwm_kb={}",
+        percentile(&first, 50.0),
+        percentile(&first, 100.0),
+        percentile(&warm, 50.0),
+        percentile(&warm, 99.0),
+        mean * 1e3,
+        warm.len(),
+        percentile(&spread_times, 50.0),
+        percentile(&spread_times, 99.0),
+        spread_times.len(),
+        proc_status_kb("VmHWM:"),
+    );
+    Ok(())
+}
+
+const SELECTORS: &str = r#"item = "ul.new-left-list > li"
+title = "h4.module-title a"
+link = "h4.module-title a@href"
+time = ".module-interact span"
+label = ".module-interact a.interact-key"
+summary = "p.module-artile"
+image = "a.fl img@src"
+"#;
+
+fn serve_config(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut toml = String::from(
+        "# Generated by `cargo run --example bench -- serve-config`: the 1,000 sections of the\n\
+         # filled benchmark store. They point at a closed port and are polled once a day, so the\n\
+         # store does not change while it is being measured.\n\
+         [server]\nlisten = \"127.0.0.1:8080\"\nbase_url = \"http://127.0.0.1:8080\"\n\n\
+         [store]\npath = \"data\"\n\n",
+    );
+    for source in 0..SECTIONS / SECTIONS_PER_SOURCE {
+        let first = source * SECTIONS_PER_SOURCE;
+        let sid = source_id(first);
+        let _ = write!(
+            toml,
+            "[[source]]\nid = \"{sid}\"\nname = \"门户 {sid}\"\nurl = \"https://www.{sid}.example.cn/\"\ntimezone = \"Asia/Shanghai\"\ninterval = \"1d\"\n\n"
+        );
+        for section in first..first + SECTIONS_PER_SOURCE {
+            let _ = write!(
+                toml,
+                "[[source.section]]\nid = \"{}\"\nname = \"{}\"\nurl = \"http://127.0.0.1:9/{sid}/{}.html\"\n{SELECTORS}\n",
+                section_id(section),
+                section_name(section),
+                section_id(section),
+            );
+        }
+    }
+    std::fs::write(out, toml)?;
+    Ok(())
+}
+
+fn portal(
+    dir: &Path,
+    port: u16,
+    out: &Path,
+    page_bytes: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let pages = dir.join("s");
+    std::fs::create_dir_all(&pages)?;
+    let shanghai = FixedOffset::east_opt(8 * 3600).ok_or("offset")?;
+    let now = Utc::now().with_timezone(&shanghai);
+    let mut total = 0usize;
+    for section in 0..SECTIONS {
+        let html = list_page(section, now, page_bytes);
+        total += html.len();
+        std::fs::write(pages.join(format!("{}.html", section_id(section))), html)?;
+    }
+    let mut toml = format!(
+        "# Generated by `cargo run --example bench -- portal`: 1,000 list pages on one host.\n\
+         [server]\nlisten = \"127.0.0.1:8080\"\n\n[store]\npath = \"data\"\n\n\
+         [poll]\nconcurrency = 64\nper_host = 64\nhost_delay = \"0\"\n\n\
+         [[source]]\nid = \"portal\"\nname = \"示例门户\"\nurl = \"http://127.0.0.1:{port}/\"\n\
+         timezone = \"Asia/Shanghai\"\ninterval = \"10m\"\nstrip_params = [\"s\"]\n\n"
+    );
+    for section in 0..SECTIONS {
+        let _ = write!(
+            toml,
+            "[[source.section]]\nid = \"{}\"\nname = \"{}\"\nurl = \"http://127.0.0.1:{port}/s/{}.html\"\n{SELECTORS}\n",
+            section_id(section),
+            section_name(section),
+            section_id(section),
+        );
+    }
+    std::fs::write(out, toml)?;
+    println!(
+        "portal pages={SECTIONS} mean_bytes={} dir={}",
+        total / SECTIONS,
+        pages.display()
+    );
+    Ok(())
+}
+
+/// One list page in the shape of a portal channel page: head with styles and scripts, a big
+/// navigation bar, the 30-headline list, rankings in a side column, a footer full of links.
+fn list_page(section: usize, now: DateTime<FixedOffset>, page_bytes: usize) -> String {
+    let name = section_name(section);
+    let mut h = String::with_capacity(page_bytes + 16 * 1024);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"keywords\" content=\"{name},新闻,资讯,示例门户\">\n\
+         <meta name=\"description\" content=\"示例门户{name}频道，提供最新{name}新闻。\">\n\
+         <title>{name}_示例门户</title>\n"
+    );
+    for css in ["reset", "common", "header", "list", "footer"] {
+        let _ = writeln!(
+            h,
+            "<link rel=\"stylesheet\" href=\"//static.portal.example.cn/css/{css}.css?v=20220313\">"
+        );
+    }
+    h.push_str("<style>\n");
+    for i in 0..60 {
+        let _ = writeln!(
+            h,
+            ".mod-{i} .item-{i}{{margin:0 {i}px;padding:4px 8px;font-size:14px;line-height:22px;color:#3{:02x}3{:02x}}}",
+            i % 200,
+            (i * 7) % 200
+        );
+    }
+    h.push_str("</style>\n<script>\nvar _hmt=_hmt||[];(function(){var hm=document.createElement(\"script\");hm.src=\"https://hm.example.cn/hm.js?0123456789abcdef\";var s=document.getElementsByTagName(\"script\")[0];s.parentNode.insertBefore(hm,s);})();\n");
+    for i in 0..40 {
+        let _ = writeln!(
+            h,
+            "window.__CONF_{i}__={{channel:\"{}\",slot:{i},ad:\"/ad/{}/{i}.js\",rate:0.{:03}}};",
+            section_id(section),
+            section,
+            (section * 31 + i) % 1000
+        );
+    }
+    h.push_str("</script>\n</head>\n<body>\n<div class=\"header\">\n<div class=\"logo\"><a href=\"/\"><img src=\"//static.portal.example.cn/img/logo.png\" alt=\"示例门户\"></a></div>\n<ul class=\"nav\">\n");
+    for i in 0..120 {
+        let _ = writeln!(
+            h,
+            "<li class=\"nav-item\"><a href=\"/{}/list_{}.shtml\" target=\"_blank\">{}</a></li>",
+            section_id(i * 7 % SECTIONS),
+            i % 9 + 1,
+            TOPICS[i % TOPICS.len()]
+        );
+    }
+    let _ = write!(
+        h,
+        "</ul>\n</div>\n<div class=\"content clearfix\">\n<div class=\"left\">\n\
+         <div class=\"crumbs\"><a href=\"/\">首页</a> &gt; <span>{name}</span></div>\n\
+         <ul class=\"new-left-list\">\n"
+    );
+    for k in 0..PAGE_ITEMS as usize {
+        let n = (section * 1000 + k) as u64;
+        let title = headline(n);
+        let id = 600_000 + n;
+        let t = now - chrono::Duration::minutes((k * 37 + section % 60) as i64);
+        let path = format!(
+            "/{}/{}_{id}.shtml",
+            section_id(section),
+            t.format("%Y_%m_%d")
+        );
+        let _ = write!(
+            h,
+            "<li>\n  <a class=\"fl\" href=\"{path}\" target=\"_blank\"><img src=\"https://i.portal.example.cn/news/{}/{id}.jpg\" alt=\"{title}\"></a>\n\
+             \x20 <div class=\"right fn\">\n\
+             \x20   <h4 class=\"module-title\"><a href=\"{path}?s=lbbt\" target=\"_blank\">{title}</a></h4>\n\
+             \x20   <p class=\"module-artile\">{}，{}，{}。</p>\n\
+             \x20   <div class=\"module-interact\">\n\
+             \x20     <span>{}</span>\n\
+             \x20     <a href=\"{path}\" class=\"interact-attention\" target=\"_blank\">{}</a>\n\
+             \x20     <a href=\"{path}#comment\" class=\"interact-comment\" target=\"_blank\">{}</a>\n\
+             \x20     <a href=\"/topic/{}?s=lbbq\" class=\"interact-key\" target=\"_blank\">{}</a>\n\
+             \x20   </div>\n\
+             \x20   <div class=\"resemble-art c_hidden\">· <a href=\"/{}/{}.shtml\" target=\"_blank\">{}</a></div>\n\
+             \x20 </div>\n</li>\n",
+            t.format("%Y/%m/%d"),
+            headline(n + 11),
+            headline(n + 17),
+            headline(n + 23),
+            t.format("%Y-%m-%d %H:%M"),
+            (n * 7919) % 100_000,
+            (n * 31) % 500,
+            n % LABELS.len() as u64,
+            LABELS[(n % LABELS.len() as u64) as usize],
+            section_id(section),
+            id + 1,
+            headline(n + 29),
+        );
+    }
+    h.push_str("</ul>\n<div class=\"pages\">");
+    for p in 1..=20 {
+        let _ = write!(h, "<a href=\"list_{p}.shtml\">{p}</a>");
+    }
+    h.push_str("</div>\n</div>\n<div class=\"right\">\n");
+    // Rankings, more links and ads until the page reaches its size, less the footer.
+    let mut block = 0usize;
+    while h.len() + 9 * 1024 < page_bytes {
+        let _ = write!(
+            h,
+            "<div class=\"mod-{block} rank\"><h3 class=\"title\">{}排行</h3>\n<ul class=\"rank-list\">\n",
+            TOPICS[(section + block) % TOPICS.len()]
+        );
+        for r in 0..15 {
+            let n = (section * 100_000 + block * 100 + r + 50_000) as u64;
+            let _ = writeln!(
+                h,
+                "<li class=\"item-{r}\"><em>{}</em><a href=\"/{}/{}.shtml\" target=\"_blank\" title=\"{t}\">{t}</a><span class=\"hot\">{}</span></li>",
+                r + 1,
+                TOPICS[r % TOPICS.len()],
+                700_000 + n,
+                (n * 13) % 9999,
+                t = headline(n),
+            );
+        }
+        h.push_str("</ul>\n<div class=\"ad\"><a href=\"https://ad.example.cn/c?x=1\"><img src=\"//ad.example.cn/300x250.jpg\" alt=\"广告\"></a></div>\n</div>\n");
+        block += 1;
+    }
+    h.push_str("</div>\n</div>\n<div class=\"footer\">\n<ul class=\"links\">\n");
+    for i in 0..80 {
+        let _ = writeln!(
+            h,
+            "<li><a href=\"https://partner{i}.example.org/\" target=\"_blank\">合作伙伴{i}</a></li>"
+        );
+    }
+    h.push_str("</ul>\n<p>违法和不良信息举报电话：010-00000000 举报邮箱：jubao@portal.example.cn</p>\n<p>Copyright © 2022 示例门户 版权所有</p>\n</div>\n<script src=\"//static.portal.example.cn/js/jquery.min.js\"></script>\n<script>$(function(){$('.lazy').each(function(){var s=$(this).data('original');if(s){this.src=s;}});});</script>\n</body>\n</html>\n");
+    h
+}

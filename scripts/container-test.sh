@@ -288,10 +288,11 @@ cat >"$FIX/news.html" <<'EOF'
 <!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>要闻 - Fixture Portal</title></head>
 <body>
+<!-- relative times: the items stay inside the default 30-day retention on the second start -->
 <ul class="list">
-<li><a href="/a/1.html">标题一：容器测试头条</a><span class="time">2022-03-13 09:27</span></li>
-<li><a href="/a/2.html">标题二：卷上的数据</a><span class="time">2022-03-13 10:05</span></li>
-<li><a href="/a/3.html">标题三：优雅退出</a><span class="time">2022-03-14 08:00</span></li>
+<li><a href="/a/1.html">标题一：容器测试头条</a><span class="time">10分钟前</span></li>
+<li><a href="/a/2.html">标题二：卷上的数据</a><span class="time">1小时前</span></li>
+<li><a href="/a/3.html">标题三：优雅退出</a><span class="time">2小时前</span></li>
 </ul>
 </body></html>
 EOF

@@ -75,6 +75,8 @@ log "building release (cargo build --release --examples --bins)"
 b0=$(date +%s)
 (cd "$ROOT" && cargo build --release --examples --bins --quiet)
 put build_secs $(($(date +%s) - b0))
+put commit "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+put dirty "$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)"
 }
 TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
@@ -109,6 +111,7 @@ wait_http() { # URL: wait up to 120 s for a 2xx
 # ---------------------------------------------------------------------------------------------
 # 3 (first, its stores feed 1, 2 and 5). Fill 10k → 100k → BIG through the store API.
 # ---------------------------------------------------------------------------------------------
+QROUNDS=5 # store-scaling alternations (each is one process per size)
 SIZES=(10000 100000)
 ((BIG > 100000)) && SIZES+=("$BIG")
 
@@ -133,12 +136,12 @@ put disk_bytes_big "$(du -sb "$W/store-$BIG" | cut -f1)"
 put disk_bytes_100000 "$(du -sb "$W/store-100000" | cut -f1)"
 put disk_bytes_10000 "$(du -sb "$W/store-10000" | cut -f1)"
 
-log "store scaling: query + render, sizes alternated, 3 rounds"
-for round in 1 2 3; do
+log "store scaling: query + render, sizes alternated, $QROUNDS rounds"
+for round in $(seq 1 "$QROUNDS"); do
     for size in "${SIZES[@]}"; do
-        line=$("$BENCH" query --data "$W/store-$size" --rounds 50)
+        line=$("$BENCH" query --data "$W/store-$size" --rounds 100)
         log "round $round size $size: $line"
-        for k in open_ms first_median_ms first_max_ms warm_median_ms warm_p99_ms min_items rss_open_kb; do
+        for k in open_ms first_median_ms first_max_ms warm_median_ms warm_p99_ms warm_cpu_ms min_items rss_open_kb; do
             put "q_${size}_${k}_$round" "$(field "$k" "$line")"
         done
     done
@@ -328,7 +331,11 @@ mean_of() { # PREFIX SUFFIX: mean over rounds of PREFIX_<round>_SUFFIX
     for r in $(seq 1 "$ROUNDS"); do s=$(calc "$s + $(get "${1}_${r}_$2")" 6); done
     calc "$s / $ROUNDS" "${3:-2}"
 }
-median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+rounds_of() { # KEY_PREFIX KEY_SUFFIX: the value of every store-scaling round
+    local r
+    for r in $(seq 1 "$QROUNDS"); do get "${1}_$r"; done
+}
 yesno() { if awk "BEGIN { exit !($1) }"; then echo yes; else echo "**no**"; fi; }
 
 b1_hw=$(mean_of b1_hw rps 0)
@@ -347,15 +354,21 @@ for r in $(seq 1 "$ROUNDS"); do
     b2_hits=$((b2_hits + $(get "b2_hw_${r}_hits")))
     b2_requests=$((b2_requests + $(get "b2_hw_${r}_requests")))
 done
-declare -A QW QF QO QP
+declare -A QW QF QO QP QC
 for size in "${SIZES[@]}"; do
-    QW[$size]=$(median3 "$(get "q_${size}_warm_median_ms_1")" "$(get "q_${size}_warm_median_ms_2")" "$(get "q_${size}_warm_median_ms_3")")
-    QP[$size]=$(median3 "$(get "q_${size}_warm_p99_ms_1")" "$(get "q_${size}_warm_p99_ms_2")" "$(get "q_${size}_warm_p99_ms_3")")
-    QF[$size]=$(median3 "$(get "q_${size}_first_median_ms_1")" "$(get "q_${size}_first_median_ms_2")" "$(get "q_${size}_first_median_ms_3")")
-    QO[$size]=$(median3 "$(get "q_${size}_open_ms_1")" "$(get "q_${size}_open_ms_2")" "$(get "q_${size}_open_ms_3")")
+    QW[$size]=$(median $(rounds_of "q_${size}_warm_median_ms"))
+    QP[$size]=$(median $(rounds_of "q_${size}_warm_p99_ms"))
+    QF[$size]=$(median $(rounds_of "q_${size}_first_median_ms"))
+    QO[$size]=$(median $(rounds_of "q_${size}_open_ms"))
+    QC[$size]=$(median $(rounds_of "q_${size}_warm_cpu_ms"))
 done
-q_ratio=$(calc "${QW[$BIG]} / ${QW[10000]}")
+q_ratio=$(calc "${QC[$BIG]} / ${QC[10000]}")
+q_wall_ratio=$(calc "${QW[$BIG]} / ${QW[10000]}")
 q_first_ratio=$(calc "${QF[$BIG]} / ${QF[10000]}")
+q_pairs=""
+for r in $(seq 1 "$QROUNDS"); do
+    q_pairs+="$(calc "$(get "q_${BIG}_warm_cpu_ms_$r") / $(get "q_10000_warm_cpu_ms_$r")") "
+done
 q_min_items=$(for k in $(grep -o '^q_[0-9]*_min_items_[0-9]*' "$R"); do get "$k"; done | sort -g | head -1)
 b4_wall=$(mean_of b4_full wall)
 b4_cpu=$(mean_of b4_full cpu 3)
@@ -370,19 +383,21 @@ BIG_LABEL=$(awk -v n="$BIG" 'BEGIN { if (n >= 1e6) printf "%gM", n / 1e6; else p
 
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 MEM_GIB=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
-LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD=$(get load_end)
+LOAD=${LOAD:-$(cut -d' ' -f1-3 /proc/loadavg)}
 RUSTC=$(rustc -V)
 NGINX_V=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
 WRK_V=$( (wrk -v 2>&1 || true) | head -1 | awk '{ print $1, $2 }')
-COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
-ELAPSED=$(($(date +%s) - T_START))
+COMMIT=$(get commit)
+DIRTY=$(get dirty)
+ELAPSED=$(get total_secs)
+ELAPSED=${ELAPSED:-$(($(date +%s) - T_START))}
 
 {
     cat <<EOF
 # Benchmarks
 
-Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') in ${ELAPSED} s (release build ${BUILD_NOTE:-$(get build_secs) s}).
+Written by \`bench/run.sh\` on $(get run_date) in ${ELAPSED} s (release build ${BUILD_NOTE:-$(get build_secs) s}).
 Rerun with \`bench/run.sh\` (see the README); every number below comes from that one run.
 
 - Machine: $(nproc) cores, ${MEM_GIB} GiB, ${CPU_MODEL}; load average at the end: ${LOAD}
@@ -398,8 +413,8 @@ Rerun with \`bench/run.sh\` (see the README); every number below comes from that
 |---|---|---|---|---|
 | 1 | serving, cached: headwire / nginx requests/s | $b1_ratio× ($b1_hw vs $b1_nx req/s; pairs: ${b1_pairs% }) | ≥ 0.8× | $(yesno "$b1_ratio >= 0.8") |
 | 2 | serving, uncached (every request renders): p99 | ${b2_p99_worst} ms (worst of $ROUNDS runs) | < 20 ms | $(yesno "$b2_p99_worst < 20") |
-| 3 | store scaling: warm query+render median, ${BIG_LABEL} / 10k | ${q_ratio}× (${QW[10000]} → ${QW[100000]} → ${QW[$BIG]} ms) | ≤ 1.5× | $(yesno "$q_ratio <= 1.5") |
-| 3 | store scaling: first-touch query+render median, ${BIG_LABEL} / 10k | ${q_first_ratio}× (${QF[10000]} → ${QF[100000]} → ${QF[$BIG]} ms) | (context) | |
+| 3 | store scaling: CPU per warm query+render, ${BIG_LABEL} / 10k | ${q_ratio}× (${QC[10000]} → ${QC[100000]} → ${QC[$BIG]} ms; rounds: ${q_pairs% }) | ≤ 1.5× | $(yesno "$q_ratio <= 1.5") |
+| 3 | store scaling: wall median per warm query, first touch, ${BIG_LABEL} / 10k | ${q_wall_ratio}× (${QW[10000]} → ${QW[$BIG]} ms), ${q_first_ratio}× (${QF[10000]} → ${QF[$BIG]} ms) | (context) | |
 | 3 | store at ${BIG_LABEL} items: open time, disk | ${QO[$BIG]} ms, $(mb "$(get disk_bytes_big)") MiB | (reported) | |
 | 4 | polling 1,000 pages: wall time | ${b4_wall} s | < 10 s | $(yesno "$b4_wall < 10") |
 | 4 | polling: CPU per page | ${b4_cpu_page_ms} ms | < 3 ms | $(yesno "$b4_cpu_page_ms < 3") |
@@ -408,7 +423,7 @@ Rerun with \`bench/run.sh\` (see the README); every number below comes from that
 
 ## 1. Serving, cached
 
-Store: 1,000 sections in 10 sources, 100,000 items, filled through \`Store::apply_batch\` (pages of
+Store: 1,000 sections in 10 sources, 100,000 items, filled through \`Store::apply_batch_deferred\` (pages of
 30). \`wrk -t2 -c64 -d${DUR}s\` on \`${HOT_QUERY}\` (render cache hit after the first request)
 against nginx serving the identical $(get feed_bytes) response bytes as a static file
 (\`sendfile\`, \`open_file_cache\`, \`access_log off\`, 2 workers), alternated.
@@ -450,15 +465,17 @@ EOF
 the server does (\`Store::query\` on the section's label index, then \`render::atom::render\`),
 in-process, over the 20 "hot" sections (each holds ≥ 50 items at every size, so every query
 returns 50 items; fewest returned: ${q_min_items}). First touch = the first query of each section
-after open; warm = 50 more rounds. Sizes alternated 10k, 100k, ${BIG_LABEL} three times; medians of
-the three runs.
+after open; warm = 100 more rounds (2,000 queries), timed per query (wall) and as the thread's
+CPU time over all of them (from /proc/thread-self/stat; CPU time does not grow when other
+processes take the core, so the target is judged on it). Sizes alternated 10k, 100k,
+${BIG_LABEL}, ${QROUNDS} times, one process each; medians of the ${QROUNDS} runs.
 
-| items | fill rate (items/s) | disk MiB | open ms | RSS after open MB | first-touch median ms | warm median ms | warm p99 ms |
-|---|---|---|---|---|---|---|---|
+| items | fill rate (items/s) | disk MiB | open ms | RSS after open MB | first-touch median ms | warm median ms | warm p99 ms | warm CPU ms / query |
+|---|---|---|---|---|---|---|---|---|
 EOF
     for size in "${SIZES[@]}"; do
         disk=$([[ $size == "$BIG" ]] && get disk_bytes_big || get "disk_bytes_$size")
-        echo "| $(commas "$size") | $(get "fill_${size}_rate") | $(mb "$disk") | ${QO[$size]} | $(calc "$(get "q_${size}_rss_open_kb_1") / 1024" 1) | ${QF[$size]} | ${QW[$size]} | ${QP[$size]} |"
+        echo "| $(commas "$size") | $(get "fill_${size}_rate") | $(mb "$disk") | ${QO[$size]} | $(calc "$(get "q_${size}_rss_open_kb_1") / 1024" 1) | ${QF[$size]} | ${QW[$size]} | ${QP[$size]} | ${QC[$size]} |"
     done
     cat <<EOF
 
@@ -520,7 +537,7 @@ above was read (they count or scan the store per request):
 bench/run.sh                                   # everything below, then rewrites this file
 cargo build --release --examples --bins
 target/release/examples/bench fill --data D --from 0 --to 10000 --start-epoch S   # then 100000, ${BIG}
-target/release/examples/bench query --data D-SIZE --rounds 50
+target/release/examples/bench query --data D-SIZE --rounds 100   # sizes alternated; --spread 2000 for misses
 wrk -t2 -c64 -d${DUR}s -s bench/wrk_report.lua 'http://127.0.0.1:PORT${HOT_QUERY}'   # headwire, then nginx
 BENCH_ROTATE=feed wrk -t2 -c64 -d${DUR}s -s bench/wrk_report.lua http://127.0.0.1:PORT/     # uncached
 target/release/examples/bench portal --dir WWW --port NGINX_PORT --out poll.toml
@@ -537,7 +554,8 @@ log "done in ${ELAPSED}s; $OUT written"
 }
 
 if [[ -n ${BENCH_REPORT_ONLY:-} ]]; then
-    # Rewrite the report from an earlier run's results (BENCH_WORK must name its directory).
+    # Rewrite the report from an earlier run's results (BENCH_WORK must name its directory),
+    # e.g. after editing bench/analysis.md.
     step_report
     exit 0
 fi
@@ -548,4 +566,6 @@ start_nginx
 step_serve
 step_poll
 put total_secs $(($(date +%s) - T_START))
+put load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+put run_date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 step_report

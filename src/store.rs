@@ -13,8 +13,10 @@
 //! - `tombstones`: id → `Tombstone` (JSON): deleted items and their aliases
 //! - `tomb_expiry`: expiry time (8 bytes, big-endian, oldest first) + id → ()
 //! - `status`: `source/section` → [`SectionStatus`] (JSON)
-//! - `meta`: schema version, item count, last change, and `source/<id>` for every source that
-//!   has ever owned an item (so a sweep also reaches sources removed from the config)
+//! - `meta`: schema version, item count, last change, `source/<id>` for every source that
+//!   has ever owned an item (so a sweep also reaches sources removed from the config), and
+//!   `count/l|s` + 8-byte prefix → number of `by_label` / `by_source` entries under that prefix
+//!   (so the index page and `/api/status` never scan an index)
 //!
 //! **Identity.** An observation's id is the 128-bit hash of its identity key (one rule:
 //! `normalize::url::identity_key`). It is resolved in this order: a tombstoned id is skipped;
@@ -68,13 +70,17 @@ use crate::normalize::text::fold_label;
 use crate::normalize::Observed;
 
 /// The layout version this code reads and writes.
-pub const SCHEMA_VERSION: &str = "headwire-store/2";
-/// The previous layout, migrated in place on open (it had no aliases, tombstones or counters).
+pub const SCHEMA_VERSION: &str = "headwire-store/3";
+/// The layout before index counters, migrated in place on open.
+const SCHEMA_V2: &str = "headwire-store/2";
+/// The first layout, migrated in place on open (it had no aliases, tombstones or counters).
 const SCHEMA_V1: &str = "headwire-store/1";
 const SCHEMA_KEY: &[u8] = b"schema";
 const LAST_CHANGE_KEY: &[u8] = b"last_change";
 const ITEM_COUNT_KEY: &[u8] = b"item_count";
 const SOURCE_KEY_PREFIX: &[u8] = b"source/";
+/// Prefix of the per-prefix index counters in `meta` (see the module doc).
+const COUNT_KEY_PREFIX: &[u8] = b"count/";
 /// Items deleted per sweep transaction (bounds how long a sweep holds the writer lock).
 const SWEEP_CHUNK: usize = 256;
 /// Folded titles shorter than this never merge across sources (too likely to collide).
@@ -440,6 +446,31 @@ fn expiry_key(expires: DateTime<Utc>, id: &[u8; 16]) -> Vec<u8> {
     key
 }
 
+/// The `meta` key counting the entries of an index tree under one 8-byte prefix; `None` for
+/// trees without counters.
+fn count_key(tree: TreeId, prefix: &[u8]) -> Option<Vec<u8>> {
+    let tag = match tree {
+        TreeId::ByLabel => b'l',
+        TreeId::BySource => b's',
+        _ => return None,
+    };
+    let mut key = COUNT_KEY_PREFIX.to_vec();
+    key.push(tag);
+    key.extend_from_slice(prefix.get(..8)?);
+    Some(key)
+}
+
+/// Counts the entries of an index tree per 8-byte prefix, keyed by their `meta` counter key.
+fn scan_counts(tree: &sled::Tree, id: TreeId) -> Result<BTreeMap<Vec<u8>, u64>, StoreError> {
+    let mut counts = BTreeMap::new();
+    for key in tree.iter().keys() {
+        if let Some(counter) = count_key(id, &key?) {
+            *counts.entry(counter).or_insert(0u64) += 1;
+        }
+    }
+    Ok(counts)
+}
+
 fn source_key(source: &str) -> Vec<u8> {
     let mut key = SOURCE_KEY_PREFIX.to_vec();
     key.extend_from_slice(source.as_bytes());
@@ -589,10 +620,16 @@ impl Store {
     fn from_db(db: sled::Db, path: String) -> Result<Store, StoreError> {
         let meta = db.open_tree("meta")?;
         let items = db.open_tree("items")?;
+        let by_label = db.open_tree("by_label")?;
+        let by_source = db.open_tree("by_source")?;
         match meta.get(SCHEMA_KEY)? {
             Some(found) if found.as_ref() == SCHEMA_VERSION.as_bytes() => {}
+            Some(found) if found.as_ref() == SCHEMA_V2.as_bytes() => {
+                Store::migrate_v2(&db, &meta, &by_label, &by_source)?;
+            }
             Some(found) if found.as_ref() == SCHEMA_V1.as_bytes() => {
                 Store::migrate_v1(&db, &meta, &items)?;
+                Store::migrate_v2(&db, &meta, &by_label, &by_source)?;
             }
             Some(found) => {
                 return Err(StoreError::Schema {
@@ -616,8 +653,8 @@ impl Store {
         Ok(Store {
             items,
             by_time: db.open_tree("by_time")?,
-            by_label: db.open_tree("by_label")?,
-            by_source: db.open_tree("by_source")?,
+            by_label,
+            by_source,
             titles: db.open_tree("titles")?,
             aliases: db.open_tree("aliases")?,
             aliases_by_item: db.open_tree("aliases_by_item")?,
@@ -650,11 +687,39 @@ impl Store {
             meta.insert(source_key(source), &[][..])?;
         }
         meta.insert(ITEM_COUNT_KEY, &count.to_be_bytes()[..])?;
-        meta.insert(SCHEMA_KEY, SCHEMA_VERSION.as_bytes())?;
+        meta.insert(SCHEMA_KEY, SCHEMA_V2.as_bytes())?;
         db.flush()?;
         tracing::info!(
             items = count,
-            "store migrated from {SCHEMA_V1} to {SCHEMA_VERSION}"
+            "store migrated from {SCHEMA_V1} to {SCHEMA_V2}"
+        );
+        Ok(())
+    }
+
+    /// `headwire-store/2` → 3: adds the per-prefix counters of `by_label` and `by_source`,
+    /// counted once by scanning both (seconds at a million items). The version key is written
+    /// last, so an interrupted migration simply runs again.
+    fn migrate_v2(
+        db: &sled::Db,
+        meta: &sled::Tree,
+        by_label: &sled::Tree,
+        by_source: &sled::Tree,
+    ) -> Result<(), StoreError> {
+        for key in meta.scan_prefix(COUNT_KEY_PREFIX).keys() {
+            meta.remove(key?)?;
+        }
+        let mut counters = 0usize;
+        for (tree, id) in [(by_label, TreeId::ByLabel), (by_source, TreeId::BySource)] {
+            for (key, count) in scan_counts(tree, id)? {
+                meta.insert(key, &count.to_be_bytes()[..])?;
+                counters += 1;
+            }
+        }
+        meta.insert(SCHEMA_KEY, SCHEMA_VERSION.as_bytes())?;
+        db.flush()?;
+        tracing::info!(
+            counters,
+            "store migrated from {SCHEMA_V2} to {SCHEMA_VERSION}"
         );
         Ok(())
     }
@@ -1119,11 +1184,32 @@ impl Store {
                         tomb_expiry,
                         meta,
                     ];
-                    for (tree, key, value) in &m.ops {
-                        let tree = trees[*tree as usize];
-                        match value {
+                    // Index counters move by what actually changed (an insert over an existing
+                    // key or a remove of a missing one counts nothing).
+                    let mut count_deltas: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+                    for (tree_id, key, value) in &m.ops {
+                        let tree = trees[*tree_id as usize];
+                        let previous = match value {
                             Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
                             None => tree.remove(key.as_slice())?,
+                        };
+                        let delta = match (value, previous) {
+                            (Some(_), None) => 1,
+                            (None, Some(_)) => -1,
+                            _ => continue,
+                        };
+                        if let Some(counter) = count_key(*tree_id, key) {
+                            *count_deltas.entry(counter).or_default() += delta;
+                        }
+                    }
+                    for (counter, delta) in count_deltas {
+                        let current = meta
+                            .get(&counter)?
+                            .and_then(|raw| decode_u64(&raw))
+                            .unwrap_or(0);
+                        match current.saturating_add_signed(delta) {
+                            0 => meta.remove(counter)?,
+                            next => meta.insert(counter, &next.to_be_bytes()[..])?,
                         };
                     }
                     if m.item_delta != 0 {
@@ -1462,17 +1548,21 @@ impl Store {
     }
 
     /// Number of items indexed under a folded label key (a `source/section` key counts that
-    /// section's items). Scans keys only.
+    /// section's items): one read of a counter kept in the same transactions as the index.
     pub fn count_label(&self, label_key: &str) -> usize {
-        self.by_label.scan_prefix(prefix8(label_key)).keys().count()
+        self.read_counter(TreeId::ByLabel, &prefix8(label_key))
     }
 
-    /// Number of items seen in a source. Scans keys only.
+    /// Number of items seen in a source (a counter, like [`Store::count_label`]).
     pub fn count_source(&self, source_id: &str) -> usize {
-        self.by_source
-            .scan_prefix(prefix8(source_id))
-            .keys()
-            .count()
+        self.read_counter(TreeId::BySource, &prefix8(source_id))
+    }
+
+    fn read_counter(&self, tree: TreeId, prefix: &[u8]) -> usize {
+        count_key(tree, prefix)
+            .and_then(|key| self.meta.get(key).ok().flatten())
+            .and_then(|raw| decode_u64(&raw))
+            .map_or(0, |n| n as usize)
     }
 
     /// Tombstone and alias counts, on-disk size and layout, for `store stats`.
@@ -1557,12 +1647,17 @@ impl Store {
             titles_expected.insert(title_entry(&item.title_key, &id));
         }
         let names = ["by_time", "by_label", "by_source"];
+        let ids = [TreeId::ByTime, TreeId::ByLabel, TreeId::BySource];
+        let mut counted: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         for (n, tree) in [&self.by_time, &self.by_label, &self.by_source]
             .into_iter()
             .enumerate()
         {
             for entry in tree.iter() {
                 let (key, _) = entry?;
+                if let Some(counter) = count_key(ids[n], &key) {
+                    *counted.entry(counter).or_default() += 1;
+                }
                 if !expected.remove(&(n, key.to_vec())) {
                     problems.push(format!(
                         "{}: entry {} points at no matching item",
@@ -1661,6 +1756,24 @@ impl Store {
         }
         for key in reverse_expected {
             problems.push(format!("aliases_by_item: missing entry {}", hex(&key)));
+        }
+        // Index counters: one per prefix in use, equal to its entries.
+        for entry in self.meta.scan_prefix(COUNT_KEY_PREFIX) {
+            let (key, raw) = entry?;
+            let stored = decode_u64(&raw);
+            let actual = counted.remove(key.as_ref());
+            if stored != actual {
+                problems.push(format!(
+                    "meta: counter {} says {stored:?} but the index holds {actual:?}",
+                    hex(&key)
+                ));
+            }
+        }
+        for (key, actual) in counted {
+            problems.push(format!(
+                "meta: no counter {} for {actual} index entries",
+                hex(&key)
+            ));
         }
         // Counters and the source registry.
         let counted = self
@@ -2176,12 +2289,49 @@ mod tests {
             // What a version-1 store looked like: no counter, no source registry.
             store.meta.remove(ITEM_COUNT_KEY).unwrap();
             store.meta.remove(source_key("s")).unwrap();
+            remove_counters(&store);
             store.meta.insert(SCHEMA_KEY, SCHEMA_V1.as_bytes()).unwrap();
             store.flush().unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.len(), 2);
         assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+        assert_eq!(
+            store.meta.get(SCHEMA_KEY).unwrap().unwrap().as_ref(),
+            SCHEMA_VERSION.as_bytes()
+        );
+    }
+
+    fn remove_counters(store: &Store) {
+        for key in store.meta.scan_prefix(COUNT_KEY_PREFIX).keys() {
+            store.meta.remove(key.unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn version_2_store_gains_index_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .apply_batch(
+                    &ctx("s", "x", "s/x", t(2)),
+                    &[
+                        obs("link:1", "Story one", Some(t(1)), &["时政"]),
+                        obs("link:2", "Story two", Some(t(1)), &[]),
+                    ],
+                )
+                .unwrap();
+            remove_counters(&store);
+            assert_eq!(store.count_label("s/x"), 0);
+            store.meta.insert(SCHEMA_KEY, SCHEMA_V2.as_bytes()).unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+        assert_eq!(store.count_label("s/x"), 2);
+        assert_eq!(store.count_label(&fold_label("时政")), 1);
+        assert_eq!(store.count_source("s"), 2);
         assert_eq!(
             store.meta.get(SCHEMA_KEY).unwrap().unwrap().as_ref(),
             SCHEMA_VERSION.as_bytes()

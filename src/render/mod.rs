@@ -77,6 +77,9 @@ pub fn push_xml_escaped(out: &mut String, text: &str) {
 /// forbids removed. Applied at render time too, so nothing unsafe reaches a reader whatever
 /// the store holds.
 pub fn summary_html(summary: &str, item_link: Option<&str>) -> String {
+    if let Some(plain) = plain_summary_html(summary) {
+        return plain;
+    }
     let mut builder = ammonia::Builder::default();
     builder.link_rel(Some("noopener noreferrer"));
     match item_link.and_then(|l| url::Url::parse(l).ok()) {
@@ -88,6 +91,43 @@ pub fn summary_html(summary: &str, item_link: Option<&str>) -> String {
         }
     }
     xml_text(builder.clean(summary).to_string().trim())
+}
+
+/// What [`summary_html`] returns for a summary with no markup (text, at most the entities
+/// `&amp;` `&lt;` `&gt;` `&quot;` `&#39;` `&apos;` `&nbsp;`): the same bytes ammonia would produce, without
+/// building its sanitiser and parsing an HTML fragment, which dominated uncached renders of
+/// portals whose summaries are plain text. `None` when the summary needs the sanitiser.
+fn plain_summary_html(summary: &str) -> Option<String> {
+    let mut out = String::with_capacity(summary.len() + 16);
+    let mut rest = summary;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        match c {
+            '&' => {
+                let (entity, replacement) = [
+                    ("amp;", "&amp;"),
+                    ("lt;", "&lt;"),
+                    ("gt;", "&gt;"),
+                    ("quot;", "\""),
+                    ("#39;", "'"),
+                    ("apos;", "'"),
+                    ("nbsp;", "&nbsp;"),
+                ]
+                .into_iter()
+                .find(|(entity, _)| rest.starts_with(entity))?;
+                out.push_str(replacement);
+                rest = &rest[entity.len()..];
+            }
+            '>' => out.push_str("&gt;"),
+            '\u{A0}' => out.push_str("&nbsp;"),
+            '\t' | '\n' => out.push(c),
+            // Markup, and characters the HTML parser rewrites (CR, NUL, other controls).
+            '<' | '\r' => return None,
+            c if c < ' ' || ('\u{7F}'..='\u{9F}').contains(&c) => return None,
+            c => out.push(c),
+        }
+    }
+    Some(xml_text(out.trim()))
 }
 
 /// A stable URN for an item id (a UUID-shaped rendering of the 128-bit id).
@@ -211,6 +251,36 @@ mod tests {
         assert!(clean.contains("Hi"));
         // Without a base, relative URLs are dropped rather than left dangling.
         assert!(!summary_html(HOSTILE_SUMMARY, None).contains("/rel/path.html"));
+    }
+
+    proptest::proptest! {
+        /// The plain-text shortcut is only an optimisation: wherever it answers, it answers
+        /// exactly what the sanitiser would.
+        #[test]
+        fn plain_summaries_match_the_sanitiser(
+            summary in "([a-zA-Z0-9 '\"=/:;#>\\t\\n\u{A0}\u{3000}]|时政|抗疫|&amp;|&lt;|&gt;|&quot;|&#39;|&apos;|&nbsp;|&copy;|&|\r|<b>|\u{1}|\u{FFFF})*",
+            link in proptest::option::of("https://example\\.com/a/[0-9]\\.html"),
+        ) {
+            if let Some(fast) = plain_summary_html(&summary) {
+                let mut builder = ammonia::Builder::default();
+                builder.link_rel(Some("noopener noreferrer"));
+                let slow = xml_text(builder.clean(&summary).to_string().trim());
+                proptest::prop_assert_eq!(&fast, &slow, "summary {:?}", summary);
+                proptest::prop_assert_eq!(summary_html(&summary, link.as_deref()), slow);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_summaries_take_the_shortcut_and_markup_does_not() {
+        assert_eq!(
+            plain_summary_html("  A &amp; B > C \u{A0}时政 &quot;q&quot; "),
+            Some("A &amp; B &gt; C &nbsp;时政 \"q\"".to_string())
+        );
+        assert_eq!(plain_summary_html("<p>x</p>"), None);
+        assert_eq!(plain_summary_html("a &copy; b"), None);
+        assert_eq!(plain_summary_html("a & b"), None);
+        assert_eq!(plain_summary_html(HOSTILE_SUMMARY), None);
     }
 
     #[test]

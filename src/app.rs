@@ -40,7 +40,10 @@ pub fn open_store(config: &Config) -> Result<Store, AppError> {
             std::fs::create_dir_all(parent)?;
         }
     }
-    Ok(Store::open(&config.store_path)?)
+    Ok(Store::open_with_cache(
+        &config.store_path,
+        config.store.cache_bytes,
+    )?)
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -265,7 +268,7 @@ pub struct Running {
 
 impl Running {
     /// Applies a new validated config to the poller and the HTTP routes. Settings that need a
-    /// restart (`server.listen`, the store path) are kept and a warning says so.
+    /// restart (`server.listen`, the store path and cache) are kept and a warning says so.
     pub fn reload(&self, config: Arc<Config>) -> Result<crate::poll::ReloadSummary, AppError> {
         let old = self.poller.config();
         if old.server.listen != config.server.listen {
@@ -273,6 +276,9 @@ impl Running {
         }
         if old.store_path != config.store_path {
             tracing::warn!("the store path changed: takes effect after a restart");
+        }
+        if old.store.cache_bytes != config.store.cache_bytes {
+            tracing::warn!("store.cache_mb changed: takes effect after a restart");
         }
         let summary = self
             .poller

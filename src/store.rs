@@ -86,6 +86,10 @@ const SWEEP_CHUNK: usize = 256;
 /// Folded titles shorter than this never merge across sources (too likely to collide).
 const MIN_TITLE_MATCH_CHARS: usize = 4;
 
+/// sled's page cache when `[store] cache_mb` is not set: past this, uncached feed renders got
+/// little faster while peak memory kept growing (BENCHMARKS.md).
+pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Retention when a source sets neither `keep_days` nor `keep_items`, and the tombstone window
 /// for sources without `keep_days`.
 pub const DEFAULT_KEEP_DAYS: u32 = 30;
@@ -585,12 +589,17 @@ impl Store {
     /// (a background write finishing), so a lock conflict is retried for up to 2 s before it is
     /// reported as [`StoreError::Locked`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with a page cache of `cache_bytes` (`[store] cache_mb`).
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         let path_text = path.display().to_string();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         loop {
             let opened = sled::Config::new()
                 .path(path)
-                .cache_capacity(64 * 1024 * 1024)
+                .cache_capacity(cache_bytes)
                 .flush_every_ms(Some(500))
                 .open();
             match opened {

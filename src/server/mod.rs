@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{guard, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::Config;
@@ -118,12 +118,16 @@ pub struct AppState {
     pub metrics: ServerMetrics,
     /// Poller counters, when a poller runs in this process.
     pub poll_metrics: Option<Arc<PollMetrics>>,
+    /// When this state was built: the `updated` time of a feed over an empty store, which has
+    /// no newer fact to report (rather than 1970).
+    started: DateTime<Utc>,
 }
 
 impl AppState {
     /// State for a config and store.
     pub fn new(config: Arc<Config>, store: Arc<Store>, clock: Clock) -> AppState {
         crate::normalize::text::warm_up();
+        let started = clock();
         AppState {
             config: RwLock::new((config.clone(), Arc::new(SectionLookup::new(&config)))),
             store,
@@ -131,6 +135,7 @@ impl AppState {
             clock,
             metrics: ServerMetrics::default(),
             poll_metrics: None,
+            started,
         }
     }
 
@@ -399,7 +404,7 @@ fn render_feed(
         .map(|i| i.updated.max(i.published))
         .max()
         .or_else(|| state.store.last_change())
-        .unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().unwrap_or_default());
+        .unwrap_or(state.started);
     let lookup_sections = state.lookup();
     let interval = min_interval(config, &lookup_sections, &items, query);
     let base = config.server.base_url.as_str().trim_end_matches('/');
@@ -623,6 +628,7 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn constant_time_eq_is_eq() {
@@ -652,6 +658,41 @@ mod tests {
         assert_eq!(state.cache.len(), 1);
         state.set_config(config);
         assert!(state.cache.is_empty());
+    }
+
+    #[actix_web::test]
+    async fn a_feed_over_an_empty_store_is_dated_when_serving_began() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feeds.toml");
+        let text = "[[source]]\nid = \"s\"\nname = \"S\"\n[[source.section]]\nid = \"a\"\nname = \"A\"\nurl = \"http://127.0.0.1:9/\"\nitem = \"li\"\ntitle = \"a\"\n";
+        let config = Arc::new(Config::parse(text, &path).unwrap());
+        let started = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
+        let now = std::sync::Mutex::new(started);
+        let clock_now = Arc::new(now);
+        let reading = clock_now.clone();
+        let clock: Clock = Arc::new(move || *reading.lock().unwrap());
+        let state = AppState::new(config, Arc::new(Store::temporary().unwrap()), clock);
+        // Later requests still report when serving began, so the document stays the same.
+        *clock_now.lock().unwrap() = started + chrono::Duration::hours(5);
+        let app = actix_web::test::init_service(
+            actix_web::App::new()
+                .app_data(web::Data::new(state))
+                .configure(routes),
+        )
+        .await;
+        let request = actix_web::test::TestRequest::get()
+            .uri("/feed.atom")
+            .to_request();
+        let response = actix_web::test::call_service(&app, request).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers().get(header::LAST_MODIFIED).unwrap(),
+            "Sun, 01 Mar 2026 08:00:00 GMT"
+        );
+        let body = actix_web::test::read_body(response).await;
+        let feed: atom_syndication::Feed = std::str::from_utf8(&body).unwrap().parse().unwrap();
+        assert!(feed.entries().is_empty());
+        assert_eq!(feed.updated().to_rfc3339(), "2026-03-01T08:00:00+00:00");
     }
 
     #[test]

@@ -490,9 +490,15 @@ impl Poller {
         let mut status = self.store.section_status(&key).unwrap_or_default();
         self.metrics.polls.fetch_add(1, Ordering::Relaxed);
         status.last_attempt = Some((self.clock)());
-        let validators = Validators {
-            etag: status.etag.clone(),
-            last_modified: status.last_modified.clone(),
+        // Validators earned under other settings (selectors edited while headwire was stopped)
+        // would let the portal answer 304 to a page the new rules never read.
+        let validators = if status.settings == Some(fingerprint) {
+            Validators {
+                etag: status.etag.clone(),
+                last_modified: status.last_modified.clone(),
+            }
+        } else {
+            Validators::default()
         };
         let fetched = limits
             .fetcher
@@ -527,6 +533,7 @@ impl Poller {
                     status.etag = validators.etag;
                     status.last_modified = validators.last_modified;
                     status.body_hash = Some(hash);
+                    status.settings = Some(fingerprint);
                 }
                 if report.unchanged {
                     self.metrics.unchanged.fetch_add(1, Ordering::Relaxed);

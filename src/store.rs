@@ -147,6 +147,10 @@ pub struct SectionStatus {
     pub last_modified: Option<String>,
     /// Hash of the last body parsed (an unchanged body is not parsed again).
     pub body_hash: Option<u64>,
+    /// Fingerprint of the section's settings when the validators were stored: after a restart
+    /// with other selectors the page is read afresh instead of revalidated to a `304`.
+    #[serde(default)]
+    pub settings: Option<u64>,
     /// Last time a poll started.
     pub last_attempt: Option<DateTime<Utc>>,
     /// Last time a poll succeeded.

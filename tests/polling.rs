@@ -633,6 +633,39 @@ async fn first_polls_are_spread_over_the_first_interval() {
 // ---- reload and shutdown -----------------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]
+async fn selectors_edited_while_stopped_read_the_page_afresh() {
+    let fx = Fixture::start().await;
+    fx.set("/list", Route::html(page("p", 3)).etag("\"same\"").route());
+    let store = Arc::new(Store::temporary().unwrap());
+    let run = |extra: &str| {
+        let config = config(
+            "host_delay = \"0\"",
+            "10m",
+            &[section("a", &fx.url("/list"), extra)],
+        );
+        Arc::new(Poller::new(config, store.clone(), fixed_clock(fixture_now())).unwrap())
+    };
+    // First life: only the first headline is read (limit = 1).
+    let first = run("limit = 1");
+    assert_eq!(poll(&first, "site/a").await.new, 1);
+    let report = poll(&first, "site/a").await;
+    assert!(report.unchanged, "same settings revalidate: {report:?}");
+    assert_eq!(fx.hits_on("/list")[1].headers["if-none-match"], "\"same\"");
+    drop(first);
+
+    // "Restart" with the limit removed: the page is unchanged (it would answer 304), but the
+    // new rules have never read it, so it is fetched without validators and parsed.
+    let second = run("");
+    let report = poll(&second, "site/a").await;
+    assert!(!fx.hits_on("/list")[2].headers.contains_key("if-none-match"));
+    assert_eq!((report.unchanged, report.found, report.new), (false, 3, 2));
+    assert_eq!(store.len(), 3);
+    // From then on it revalidates again.
+    assert!(poll(&second, "site/a").await.unchanged);
+    assert_eq!(fx.hits_on("/list")[3].headers["if-none-match"], "\"same\"");
+}
+
+#[tokio::test(start_paused = true)]
 async fn reload_stops_removed_restarts_changed_and_starts_new_sections() {
     let fx = Fixture::start().await;
     fx.set("/one", Route::html(page("one", 2)).route());

@@ -718,6 +718,10 @@ impl Store {
         by_label: &sled::Tree,
         by_source: &sled::Tree,
     ) -> Result<(), StoreError> {
+        tracing::info!(
+            "upgrading the store from {SCHEMA_V2} to {SCHEMA_VERSION}: counting the label and \
+             source indexes once (about a minute per million items)"
+        );
         for key in meta.scan_prefix(COUNT_KEY_PREFIX).keys() {
             meta.remove(key?)?;
         }

@@ -251,7 +251,6 @@ fn fill(
         let ctx = BatchContext {
             source_id: &source,
             section_key: &key,
-            section_id: &id,
             section_name: &name,
             title_window: Some(chrono::Duration::hours(48)),
             now,
@@ -362,7 +361,12 @@ fn query(data: &Path, rounds: usize, spread: usize) -> Result<(), Box<dyn std::e
     let mut run = |section: usize| -> Result<Duration, Box<dyn std::error::Error>> {
         let started = Instant::now();
         let q = Query {
-            labels: vec![fold_label(&section_id(section))],
+            // What the server asks the store for `?section=secNNNN`: the section's key.
+            labels: vec![fold_label(&format!(
+                "{}/{}",
+                source_id(section),
+                section_id(section)
+            ))],
             limit: 50,
             ..Query::default()
         };

@@ -594,7 +594,6 @@ impl Poller {
         let ctx = BatchContext {
             source_id: &source.id,
             section_key: &key,
-            section_id: &section.id,
             section_name: &section.name,
             title_window: config
                 .store

@@ -4,7 +4,9 @@
 //! This is the only module that touches sled. Trees:
 //! - `items`: item id (16 bytes) → [`Item`] (JSON)
 //! - `by_time`: inverted published time (8 bytes, big-endian) + id → ()
-//! - `by_label`: hash(folded label) + inverted time + id → () — section keys, ids, names, page labels
+//! - `by_label`: hash(folded label) + inverted time + id → () — `source/section` keys and page
+//!   labels. Section ids and names are not indexed: the server resolves them to section keys
+//!   through the config, which saves two keys per item (sled's memory follows the key count)
 //! - `by_source`: hash(source id) + inverted time + id → ()
 //! - `titles`: hash(folded title) + id → published millis. The id is a stored item or, after
 //!   retention deleted it, a tombstone (so a deleted story's title still blocks its return)
@@ -174,8 +176,6 @@ pub struct BatchContext<'a> {
     pub source_id: &'a str,
     /// `source/section` key.
     pub section_key: &'a str,
-    /// Section id (indexed as a label).
-    pub section_id: &'a str,
     /// Section name (a display label on every item seen here).
     pub section_name: &'a str,
     /// Cross-source title window; `None` disables title merging.
@@ -1029,9 +1029,8 @@ impl Store {
             }
         }
         let mut keys: Vec<String> = Vec::new();
-        for text in [ctx.section_key, ctx.section_id]
-            .into_iter()
-            .chain(labels.iter().map(String::as_str))
+        for text in
+            std::iter::once(ctx.section_key).chain(obs.page_labels.iter().map(String::as_str))
         {
             let key = fold_label(text);
             if !key.is_empty() && !keys.contains(&key) {
@@ -1866,7 +1865,6 @@ mod tests {
         BatchContext {
             source_id: source,
             section_key: key,
-            section_id: section,
             section_name: section,
             title_window: Some(chrono::Duration::hours(48)),
             now,
@@ -1956,11 +1954,18 @@ mod tests {
             vec!["Story number 8", "Story number 6", "Story number 4"]
         );
         let q = Query {
-            labels: vec!["even".into(), "news".into()],
+            labels: vec!["even".into(), "s/news".into()],
             limit: 100,
             ..Query::default()
         };
         assert_eq!(store.query(&q, &|_| true).unwrap().len(), 10);
+        // Section ids and names are not indexed (the server resolves them to section keys).
+        let q = Query {
+            labels: vec!["news".into()],
+            limit: 100,
+            ..Query::default()
+        };
+        assert!(store.query(&q, &|_| true).unwrap().is_empty());
         let q = Query {
             sources: vec!["other".into()],
             limit: 100,

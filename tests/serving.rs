@@ -883,7 +883,6 @@ async fn hostile_stored_content_still_renders_valid_inert_documents() {
             &BatchContext {
                 source_id: "wire",
                 section_key: "wire/tech",
-                section_id: "tech",
                 section_name: "科技",
                 title_window: None,
                 now: fixture_now(),

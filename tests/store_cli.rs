@@ -80,7 +80,6 @@ fn apply(store: &Store, source: &str, section: &str, at: DateTime<Utc>, stories:
     let ctx = BatchContext {
         source_id: source,
         section_key: &key,
-        section_id: section,
         section_name: section,
         title_window: Some(chrono::Duration::hours(48)),
         now: at,

@@ -226,7 +226,6 @@ fn child(portal: &str, dir: &Path, first_round: i64) {
                     let ctx = BatchContext {
                         source_id: &source.id,
                         section_key: &key,
-                        section_id: &section.id,
                         section_name: &section.name,
                         title_window: window,
                         now,

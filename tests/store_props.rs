@@ -177,7 +177,6 @@ struct Counts {
 struct Ctx<'a> {
     source: &'a str,
     section_key: String,
-    section_id: &'a str,
     section_name: &'a str,
     window: Option<Duration>,
     now: DateTime<Utc>,
@@ -191,10 +190,11 @@ impl Model {
                 labels.push(l.clone());
             }
         }
+        // Indexed: the section key and the page labels (ids and names are resolved to section
+        // keys by the server, not indexed).
         let mut keys = Vec::new();
-        for text in [ctx.section_key.as_str(), ctx.section_id]
-            .into_iter()
-            .chain(labels.iter().map(String::as_str))
+        for text in std::iter::once(ctx.section_key.as_str())
+            .chain(obs.page_labels.iter().map(String::as_str))
         {
             let key = fold_label(text);
             if !key.is_empty() && !keys.contains(&key) {
@@ -570,7 +570,6 @@ fn run_case(window: Option<Duration>, ops: &[Op]) -> Result<(), TestCaseError> {
                 let ctx = Ctx {
                     source,
                     section_key: format!("{source}/{section_id}"),
-                    section_id,
                     section_name,
                     window,
                     now,
@@ -579,7 +578,6 @@ fn run_case(window: Option<Duration>, ops: &[Op]) -> Result<(), TestCaseError> {
                 let batch = BatchContext {
                     source_id: source,
                     section_key: &ctx.section_key,
-                    section_id,
                     section_name,
                     title_window: window,
                     now,

@@ -377,8 +377,19 @@ fn render_feed(
     query: &FeedQuery,
     format: Format,
 ) -> Result<Rendered, String> {
+    let lookup_sections = state.lookup();
+    let mut labels: Vec<String> = Vec::new();
+    for key in query
+        .sections
+        .iter()
+        .flat_map(|s| lookup_sections.index_keys(s))
+    {
+        if !labels.contains(&key) {
+            labels.push(key);
+        }
+    }
     let store_query = Query {
-        labels: query.sections.clone(),
+        labels,
         sources: query.sources.clone(),
         since: query.since,
         limit: query.limit,
@@ -405,7 +416,6 @@ fn render_feed(
         .max()
         .or_else(|| state.store.last_change())
         .unwrap_or(state.started);
-    let lookup_sections = state.lookup();
     let interval = min_interval(config, &lookup_sections, &items, query);
     let base = config.server.base_url.as_str().trim_end_matches('/');
     let path = req.path();
@@ -487,6 +497,8 @@ pub struct SectionLookup {
     by_key: std::collections::HashMap<String, usize>,
     /// (source id, section name, poll interval) in config order.
     sections: Vec<(String, String, std::time::Duration)>,
+    /// The folded `source/section` key of each entry of `sections`: what the store indexes.
+    folded_keys: Vec<String>,
 }
 
 impl SectionLookup {
@@ -497,6 +509,7 @@ impl SectionLookup {
             by_label: std::collections::HashMap::new(),
             by_key: std::collections::HashMap::new(),
             sections: Vec::new(),
+            folded_keys: Vec::new(),
         };
         for (i, (source, section)) in config.sections().enumerate() {
             let key = section.key(source);
@@ -510,6 +523,7 @@ impl SectionLookup {
                     entry.push(i);
                 }
             }
+            lookup.folded_keys.push(fold_label(&key));
             lookup.by_key.insert(key, i);
             lookup
                 .sections
@@ -528,6 +542,21 @@ impl SectionLookup {
             .into_iter()
             .flatten()
             .filter_map(|&i| self.sections.get(i))
+    }
+
+    /// The store label keys a folded `?section=` value reads: the value itself (a page label, or
+    /// the key of a section no longer configured) and the key of every configured section whose
+    /// key, id or name folds to it. The store indexes only section keys and page labels.
+    pub fn index_keys(&self, label: &str) -> Vec<String> {
+        let mut keys = vec![label.to_string()];
+        for &i in self.by_label.get(label).into_iter().flatten() {
+            if let Some(key) = self.folded_keys.get(i) {
+                if !keys.contains(key) {
+                    keys.push(key.clone());
+                }
+            }
+        }
+        keys
     }
 
     /// The poll interval of the section with this `source/section` key.
@@ -693,6 +722,39 @@ mod tests {
         let feed: atom_syndication::Feed = std::str::from_utf8(&body).unwrap().parse().unwrap();
         assert!(feed.entries().is_empty());
         assert_eq!(feed.updated().to_rfc3339(), "2026-03-01T08:00:00+00:00");
+    }
+
+    #[test]
+    fn section_values_resolve_to_the_section_keys_the_store_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let section = |id: &str, name: &str| {
+            format!("[[source.section]]\nid = \"{id}\"\nname = \"{name}\"\nurl = \"http://127.0.0.1:9/\"\nitem = \"li\"\ntitle = \"a\"\n")
+        };
+        let text = format!(
+            "[[source]]\nid = \"a\"\nname = \"A\"\n{}{}[[source]]\nid = \"b\"\nname = \"B\"\n{}",
+            section("politics", "时政"),
+            section("world", "国际"),
+            section("politics", "政治"),
+        );
+        let config = Config::parse(&text, &dir.path().join("feeds.toml")).unwrap();
+        let lookup = SectionLookup::new(&config);
+        use crate::normalize::text::fold_label;
+        // An id shared by two sources reads both sections; the value itself stays (a page label
+        // or a section no longer configured).
+        assert_eq!(
+            lookup.index_keys(&fold_label("Politics")),
+            vec!["politics", "a/politics", "b/politics"]
+        );
+        // A name, in either script, reads its section.
+        assert_eq!(
+            lookup.index_keys(&fold_label("時政")),
+            vec!["时政", "a/politics"]
+        );
+        assert_eq!(
+            lookup.index_keys(&fold_label("b/politics")),
+            vec!["b/politics"]
+        );
+        assert_eq!(lookup.index_keys("突发"), vec!["突发"]);
     }
 
     #[test]

@@ -490,6 +490,28 @@ fn is_lock_conflict(error: &sled::Error) -> bool {
     matches!(error, sled::Error::Io(e) if e.to_string().contains("could not acquire lock"))
 }
 
+/// For [`Store::verify`]: compares the keys of a derived tree with the keys its records imply,
+/// reporting entries nothing implies (`{name}: entry … {unexpected}`) and implied entries that
+/// are missing.
+fn reconcile_keys(
+    tree: &sled::Tree,
+    name: &str,
+    unexpected: &str,
+    mut expected: BTreeSet<Vec<u8>>,
+    problems: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    for key in tree.iter().keys() {
+        let key = key?;
+        if !expected.remove(key.as_ref()) {
+            problems.push(format!("{name}: entry {} {unexpected}", hex(&key)));
+        }
+    }
+    for key in expected {
+        problems.push(format!("{name}: missing entry {}", hex(&key)));
+    }
+    Ok(())
+}
+
 fn decode_u64(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
@@ -1715,18 +1737,13 @@ impl Store {
                 tomb_titles.insert(title_entry(title_key, &id));
             }
         }
-        for entry in self.tomb_expiry.iter() {
-            let (key, _) = entry?;
-            if !expiry_expected.remove(key.as_ref()) {
-                problems.push(format!(
-                    "tomb_expiry: entry {} matches no tombstone",
-                    hex(&key)
-                ));
-            }
-        }
-        for key in expiry_expected {
-            problems.push(format!("tomb_expiry: missing entry {}", hex(&key)));
-        }
+        reconcile_keys(
+            &self.tomb_expiry,
+            "tomb_expiry",
+            "matches no tombstone",
+            expiry_expected,
+            &mut problems,
+        )?;
         for entry in self.titles.iter() {
             let (key, _) = entry?;
             if !titles_expected.remove(key.as_ref()) && !tomb_titles.remove(key.as_ref()) {
@@ -1761,18 +1778,13 @@ impl Store {
             }
             reverse_expected.insert(pair_key(&target, &alias));
         }
-        for entry in self.aliases_by_item.iter() {
-            let (key, _) = entry?;
-            if !reverse_expected.remove(key.as_ref()) {
-                problems.push(format!(
-                    "aliases_by_item: entry {} matches no alias",
-                    hex(&key)
-                ));
-            }
-        }
-        for key in reverse_expected {
-            problems.push(format!("aliases_by_item: missing entry {}", hex(&key)));
-        }
+        reconcile_keys(
+            &self.aliases_by_item,
+            "aliases_by_item",
+            "matches no alias",
+            reverse_expected,
+            &mut problems,
+        )?;
         // Index counters: one per prefix in use, equal to its entries.
         for entry in self.meta.scan_prefix(COUNT_KEY_PREFIX) {
             let (key, raw) = entry?;

@@ -331,6 +331,16 @@ mean_of() { # PREFIX SUFFIX: mean over rounds of PREFIX_<round>_SUFFIX
     for r in $(seq 1 "$ROUNDS"); do s=$(calc "$s + $(get "${1}_${r}_$2")" 6); done
     calc "$s / $ROUNDS" "${3:-2}"
 }
+wrk_rows() { # PREFIX HW_NAME NGINX_NAME: one table row per wrk run, A B alternated
+    local r who name p
+    for r in $(seq 1 "$ROUNDS"); do
+        for who in hw nx; do
+            name=$([[ $who == hw ]] && echo "$2" || echo "$3")
+            p="${1}_${who}_$r"
+            echo "| $name #$r | $(get "${p}_rps") | $(get "${p}_p50_ms") | $(get "${p}_p99_ms") | $(get "${p}_max_ms") | $(get "${p}_errors")/$(get "${p}_non2xx") |"
+        done
+    done
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 rounds_of() { # KEY_PREFIX KEY_SUFFIX: the value of every store-scaling round
     local r
@@ -431,13 +441,7 @@ against nginx serving the identical $(get feed_bytes) response bytes as a static
 | run | requests/s | p50 ms | p99 ms | max ms | errors |
 |---|---|---|---|---|---|
 EOF
-    for r in $(seq 1 "$ROUNDS"); do
-        for who in hw nx; do
-            name=$([[ $who == hw ]] && echo "headwire" || echo "nginx")
-            p="b1_${who}_$r"
-            echo "| $name #$r | $(get "${p}_rps") | $(get "${p}_p50_ms") | $(get "${p}_p99_ms") | $(get "${p}_max_ms") | $(get "${p}_errors")/$(get "${p}_non2xx") |"
-        done
-    done
+    wrk_rows b1 "headwire" "nginx"
     cat <<EOF
 
 ## 2. Serving, uncached
@@ -450,13 +454,7 @@ for ${b2_requests} requests. Baseline: nginx rotating over 1,000 static copies o
 | run | requests/s | p50 ms | p99 ms | max ms | errors |
 |---|---|---|---|---|---|
 EOF
-    for r in $(seq 1 "$ROUNDS"); do
-        for who in hw nx; do
-            name=$([[ $who == hw ]] && echo "headwire (renders)" || echo "nginx (1,000 files)")
-            p="b2_${who}_$r"
-            echo "| $name #$r | $(get "${p}_rps") | $(get "${p}_p50_ms") | $(get "${p}_p99_ms") | $(get "${p}_max_ms") | $(get "${p}_errors")/$(get "${p}_non2xx") |"
-        done
-    done
+    wrk_rows b2 "headwire (renders)" "nginx (1,000 files)"
     cat <<EOF
 
 ## 3. Store scaling (issue 5's proof)

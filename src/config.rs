@@ -106,6 +106,40 @@ pub struct Source {
     pub sections: Vec<Section>,
 }
 
+impl Source {
+    /// A copy of the source's own settings with no sections: what a section's poll needs,
+    /// without copying every sibling section (O(N²) over a config of N sections).
+    pub fn without_sections(&self) -> Source {
+        // Destructured so a new field cannot be forgotten here.
+        let Source {
+            id,
+            name,
+            url,
+            timezone,
+            interval,
+            strip_params,
+            headers,
+            keep_days,
+            keep_items,
+            canonical,
+            sections: _,
+        } = self;
+        Source {
+            id: id.clone(),
+            name: name.clone(),
+            url: url.clone(),
+            timezone: *timezone,
+            interval: *interval,
+            strip_params: strip_params.clone(),
+            headers: headers.clone(),
+            keep_days: *keep_days,
+            keep_items: *keep_items,
+            canonical: canonical.clone(),
+            sections: Vec::new(),
+        }
+    }
+}
+
 /// A regex that picks the part of a link identifying a story, e.g. the article id.
 #[derive(Debug, Clone)]
 pub struct CanonicalRule {

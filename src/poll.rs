@@ -321,41 +321,8 @@ impl fmt::Display for ReloadSummary {
 /// source's (everything but the sibling sections). A change restarts the section's task, and the
 /// unchanged-body check is keyed by it so new selectors re-read an old page.
 pub fn section_fingerprint(source: &Source, section: &Section) -> u64 {
-    // Prints exactly what `{:?}` of a copy of `source` without sections prints (stored body
-    // hashes are seeded with this value), without copying the sibling sections: the copy made
-    // every poll cost O(sections of the source), O(N²) over a poll of N sections.
-    struct Settings<'a>(&'a Source);
-    impl fmt::Debug for Settings<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            let Source {
-                id,
-                name,
-                url,
-                timezone,
-                interval,
-                strip_params,
-                headers,
-                keep_days,
-                keep_items,
-                canonical,
-                sections: _,
-            } = self.0;
-            f.debug_struct("Source")
-                .field("id", id)
-                .field("name", name)
-                .field("url", url)
-                .field("timezone", timezone)
-                .field("interval", interval)
-                .field("strip_params", strip_params)
-                .field("headers", headers)
-                .field("keep_days", keep_days)
-                .field("keep_items", keep_items)
-                .field("canonical", canonical)
-                .field("sections", &Vec::<Section>::new())
-                .finish()
-        }
-    }
-    let source_settings = Settings(source);
+    // Hashes the source without its sections (so a sibling's edit does not restart this one).
+    let source_settings = source.without_sections();
     xxh3_64(format!("{source_settings:?}\u{0}{section:?}").as_bytes())
 }
 
@@ -709,42 +676,16 @@ impl Poller {
             if tasks.0.contains_key(&key) {
                 continue;
             }
+            // Validators earned under other settings are not sent (see `poll_inner`), so a
+            // changed section's first poll reads the page with its new rules.
             let first = if at_start {
                 self.startup_delay(&key, section)
             } else {
-                // New or changed settings: validators from the old settings must not turn the
-                // first poll into a 304 that skips reading the page with the new rules.
-                self.forget_validators(&key);
                 initial_delay(&key, section.interval.min(RELOAD_SPREAD))
             };
             // The task needs the source's settings, not its sibling sections: a full copy per
             // task kept N copies of N sections alive (~130 MB of RSS at 1,000 sections).
-            let Source {
-                id,
-                name,
-                url,
-                timezone,
-                interval,
-                strip_params,
-                headers,
-                keep_days,
-                keep_items,
-                canonical,
-                sections: _,
-            } = source;
-            let settings = Source {
-                id: id.clone(),
-                name: name.clone(),
-                url: url.clone(),
-                timezone: *timezone,
-                interval: *interval,
-                strip_params: strip_params.clone(),
-                headers: headers.clone(),
-                keep_days: *keep_days,
-                keep_items: *keep_items,
-                canonical: canonical.clone(),
-                sections: Vec::new(),
-            };
+            let settings = source.without_sections();
             let handle = tokio::spawn(self.clone().section_loop(
                 settings,
                 section.clone(),
@@ -814,23 +755,6 @@ impl Poller {
         match due_after.checked_sub(elapsed) {
             Some(remaining) if !remaining.is_zero() => remaining,
             _ => spread,
-        }
-    }
-
-    /// Drops a section's conditional-GET validators and body hash so its next poll reads the
-    /// page afresh.
-    fn forget_validators(&self, key: &str) {
-        let Ok(mut status) = self.store.section_status(key) else {
-            return;
-        };
-        if status.etag.is_none() && status.last_modified.is_none() && status.body_hash.is_none() {
-            return;
-        }
-        status.etag = None;
-        status.last_modified = None;
-        status.body_hash = None;
-        if let Err(e) = self.store.set_section_status(key, &status) {
-            tracing::error!(section = %key, "cannot reset poll status: {e}");
         }
     }
 }

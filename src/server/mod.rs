@@ -393,6 +393,7 @@ fn render_feed(
         sources: query.sources.clone(),
         since: query.since,
         limit: query.limit,
+        deadline: None,
     };
     let keep = |item: &Item| query.keeps(&item.title, item.summary.as_deref());
     let items = state

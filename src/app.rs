@@ -493,7 +493,13 @@ pub async fn check(
         charset: processed.charset.clone(),
         ..CheckReport::default()
     };
-    for (observed, raw) in processed.observed.iter().zip(processed.raw_times.iter()) {
+    for (i, (observed, raw)) in processed
+        .observed
+        .iter()
+        .zip(processed.raw_times.iter())
+        .enumerate()
+    {
+        let reason = processed.notes.time_reasons.get(i).copied().flatten();
         report.rows.push(CheckRow {
             title: observed.title.clone(),
             link: observed.link.clone().unwrap_or_default(),
@@ -501,12 +507,10 @@ pub async fn check(
             time: observed
                 .published
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_else(|| {
-                    if raw.is_some() {
-                        "(not understood: first-seen)".into()
-                    } else {
-                        "(none: first-seen)".into()
-                    }
+                .unwrap_or_else(|| match (raw, reason) {
+                    (Some(_), Some(reason)) => format!("({reason}: first-seen used)"),
+                    (Some(_), None) => "(not understood: first-seen used)".into(),
+                    (None, _) => "(none: first-seen used)".into(),
                 }),
             labels: observed.page_labels.clone(),
         });
@@ -547,6 +551,13 @@ pub async fn check(
             "{} times more than a day in the future were not believed, e.g. {:?}",
             processed.notes.times_in_future.len(),
             processed.notes.times_in_future.first()
+        ));
+    }
+    if !processed.notes.times_too_old.is_empty() {
+        report.warnings.push(format!(
+            "{} times before 1990 were not believed (first-seen used), e.g. {:?}",
+            processed.notes.times_too_old.len(),
+            processed.notes.times_too_old.first()
         ));
     }
     if matches!(section.kind, SectionKind::Feed) && report.rows.is_empty() {

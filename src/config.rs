@@ -38,6 +38,13 @@ pub struct Config {
     pub sources: Vec<Source>,
 }
 
+/// Headlines read from one page when a section sets no `limit`: far more than any portal list
+/// shows, small enough that a page of 100,000 matches costs no more than a normal one.
+pub const DEFAULT_HEADLINES_PER_PAGE: usize = 500;
+
+/// The largest `limit` a section may set.
+pub const MAX_HEADLINES_PER_PAGE: usize = 10_000;
+
 /// How headwire serves feeds.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -192,7 +199,8 @@ pub struct Section {
     pub interval: Duration,
     /// Extra chrono format for odd time text.
     pub time_format: Option<String>,
-    /// Keep only the first N headlines of the page.
+    /// Read at most the first N headlines of the page ([`DEFAULT_HEADLINES_PER_PAGE`] unless
+    /// the section sets `limit`): bounds the work and memory one page can cost.
     pub limit: Option<usize>,
 }
 
@@ -842,9 +850,16 @@ impl Validator<'_> {
                 None
             }
         };
-        let limit = self
-            .positive(&raw.limit, &format!("{key}.limit"), 10_000)
-            .map(|n| n as usize);
+        let limit = match &raw.limit {
+            None => Some(DEFAULT_HEADLINES_PER_PAGE),
+            Some(_) => self
+                .positive(
+                    &raw.limit,
+                    &format!("{key}.limit"),
+                    MAX_HEADLINES_PER_PAGE as i64,
+                )
+                .map(|n| n as usize),
+        };
         let time_format = raw.time_format.as_ref().map(|f| f.get_ref().clone());
         if let Some(format) = &raw.time_format {
             let bad = chrono::format::StrftimeItems::new(format.get_ref())

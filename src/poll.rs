@@ -50,6 +50,12 @@ pub const JITTER_FRACTION: f64 = 0.1;
 /// caps still space the requests out.
 pub const RELOAD_SPREAD: Duration = Duration::from_secs(10);
 
+/// Sections never polled before (a fresh install, or new since the last run) are first polled
+/// within this window of `serve` starting, or their interval if shorter: a newcomer sees
+/// headlines in seconds, while the per-host and global caps still space the requests out.
+/// Sections polled by an earlier run keep their spread over the first interval.
+pub const FIRST_POLL_SPREAD: Duration = Duration::from_secs(30);
+
 /// Where "now" comes from; tests inject a fixed clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -73,17 +79,22 @@ pub enum PollError {
     /// Storing failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// headwire itself failed while polling (a bug, e.g. a panic on odd input): the section is
+    /// retried with backoff like any other failure, and the message says what to report.
+    #[error("internal error while polling: {0} (please report this with the page that caused it)")]
+    Internal(String),
 }
 
 impl PollError {
     /// Short kind for status and metrics: dns, connect, timeout, http, too-large, redirect,
-    /// decode, request, selector, feed, store.
+    /// decode, request, selector, feed, store, internal.
     pub fn kind(&self) -> &'static str {
         match self {
             PollError::Fetch(e) => e.kind(),
             PollError::Extract(_) => "selector",
             PollError::Feed(_) => "feed",
             PollError::Store(_) => "store",
+            PollError::Internal(_) => "internal",
         }
     }
 }
@@ -413,6 +424,61 @@ impl Poller {
         }
     }
 
+    /// [`Poller::poll_inner`] in a task of its own: whatever goes wrong inside it, a panic
+    /// included, ends as this section's `internal` error (recorded in its status, so `/` and
+    /// `/api/status` show it) and the caller schedules the retry with backoff as for any failure.
+    async fn poll_guarded(
+        self: &Arc<Self>,
+        source: Arc<Source>,
+        section: Arc<Section>,
+        fingerprint: u64,
+        stop: Option<watch::Receiver<bool>>,
+    ) -> Result<SectionReport, Stopped> {
+        let poller = self.clone();
+        let (task_source, task_section) = (source.clone(), section.clone());
+        let mut task = AbortOnDrop(tokio::spawn(async move {
+            let mut stop = stop;
+            poller
+                .poll_inner(&task_source, &task_section, fingerprint, stop.as_mut())
+                .await
+        }));
+        match (&mut task.0).await {
+            Ok(result) => result,
+            Err(e) if e.is_cancelled() => Err(Stopped),
+            Err(e) => Ok(self.record_internal_failure(&source, &section, join_error_message(e))),
+        }
+    }
+
+    /// Records a poll that failed inside headwire as the section's `internal` error.
+    fn record_internal_failure(
+        &self,
+        source: &Source,
+        section: &Section,
+        message: String,
+    ) -> SectionReport {
+        let key = section.key(source);
+        let error = PollError::Internal(message);
+        tracing::error!(section = %key, kind = "internal", "poll failed: {error}");
+        self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+        let mut status = self.store.section_status(&key).unwrap_or_default();
+        status.last_attempt = Some((self.clock)());
+        status.consecutive_failures = status.consecutive_failures.saturating_add(1);
+        status.last_error_kind = Some(error.kind().to_string());
+        status.last_error = Some(error.to_string());
+        if let Err(e) = self.store.set_section_status(&key, &status) {
+            tracing::error!(section = %key, "cannot record poll status: {e}");
+        }
+        SectionReport {
+            key,
+            found: 0,
+            new: 0,
+            unchanged: false,
+            error: Some(error),
+            retry_after: None,
+            consecutive_failures: status.consecutive_failures,
+        }
+    }
+
     /// The poll itself. Waiting for the caps is cancelled by `stop`; once the request is sent,
     /// the poll runs to completion (bounded by the request timeout).
     async fn poll_inner(
@@ -486,8 +552,10 @@ impl Poller {
                     Ok(Some((body.validators, hash)))
                 } else {
                     let now = (self.clock)();
-                    self.process_and_store(&body, source, section, now, &mut report)
-                        .map(|()| Some((body.validators, hash)))
+                    let validators = body.validators.clone();
+                    self.process_and_store_blocking(body, source, section, now, &mut report)
+                        .await
+                        .map(|()| Some((validators, hash)))
                 }
             }
             Err(e) => Err(PollError::Fetch(e)),
@@ -532,81 +600,73 @@ impl Poller {
         Ok(report)
     }
 
-    fn process_and_store(
+    /// Parses and stores a fetched body on the blocking pool: a large page takes CPU for a
+    /// while (async workers stay free meanwhile), and a panic on odd input becomes this
+    /// section's `internal` error instead of ending its task.
+    async fn process_and_store_blocking(
         &self,
-        body: &crate::fetch::Fetched,
+        body: crate::fetch::Fetched,
         source: &Source,
         section: &Section,
         now: DateTime<Utc>,
         report: &mut SectionReport,
     ) -> Result<(), PollError> {
-        let processed = process_body(
-            &body.bytes,
-            body.content_type.as_deref(),
-            &body.final_url,
-            source,
-            section,
-            now,
-        )?;
-        if !processed.notes.times_not_understood.is_empty() {
-            tracing::info!(
-                section = %section.key(source),
-                examples = ?processed.notes.times_not_understood.iter().take(3).collect::<Vec<_>>(),
-                "{} time texts not understood; first-seen time used",
-                processed.notes.times_not_understood.len()
-            );
-        }
-        let key = section.key(source);
+        let store = self.store.clone();
+        let metrics = self.metrics.clone();
         let config = self.config();
-        let ctx = BatchContext {
-            source_id: &source.id,
-            section_key: &key,
-            section_name: &section.name,
-            title_window: config
-                .store
-                .title_window
-                .and_then(|w| chrono::Duration::from_std(w).ok()),
-            now,
+        let source = source.without_sections();
+        let section = section.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            process_and_store(&store, &metrics, &config, &body, &source, &section, now)
+        });
+        let (found, new) = match work.await {
+            Ok(result) => result?,
+            Err(e) => return Err(PollError::Internal(join_error_message(e))),
         };
-        let outcome = self.store.apply_batch(&ctx, &processed.observed)?;
-        self.metrics
-            .new_items
-            .fetch_add(outcome.new as u64, Ordering::Relaxed);
-        report.found = outcome.found;
-        report.new = outcome.new;
-        tracing::info!(section = %key, found = outcome.found, new = outcome.new, updated = outcome.updated, "polled");
+        report.found = found;
+        report.new = new;
         Ok(())
     }
 
     /// Polls every section once, concurrently under the configured caps, and returns when every
-    /// section finished (in config order).
+    /// section finished, with one report per configured section (in config order): a section
+    /// whose poll failed inside headwire reports an `internal` error.
     pub async fn poll_all_once(self: &Arc<Self>) -> Vec<SectionReport> {
         let mut tasks = tokio::task::JoinSet::new();
         let config = self.config();
-        // Each task shares the config and finds its section by position: a clone of `Source`
-        // copies all its sections, which made a poll of N sections of one source O(N²) in CPU
-        // and memory.
-        let positions = config
-            .sources
-            .iter()
-            .enumerate()
-            .flat_map(|(s, source)| (0..source.sections.len()).map(move |k| (s, k)));
-        for (i, (s, k)) in positions.enumerate() {
+        let mut keys: HashMap<tokio::task::Id, (usize, Arc<Source>, Arc<Section>)> = HashMap::new();
+        let sections = config.sections().enumerate();
+        for (i, (source, section)) in sections {
+            // Each task gets the source's settings, not a copy of all its sections (that made a
+            // poll of N sections of one source O(N²) in CPU and memory).
+            let source = Arc::new(source.without_sections());
+            let section = Arc::new(section.clone());
             let poller = self.clone();
-            let config = config.clone();
-            tasks.spawn(async move {
-                let source = config.sources.get(s)?;
-                let section = source.sections.get(k)?;
-                Some((i, poller.poll_section(source, section).await))
+            let fingerprint = section_fingerprint(&source, &section);
+            let (task_source, task_section) = (source.clone(), section.clone());
+            let handle = tasks.spawn(async move {
+                poller
+                    .poll_guarded(task_source, task_section, fingerprint, None)
+                    .await
             });
+            keys.insert(handle.id(), (i, source, section));
         }
         let mut reports: Vec<(usize, SectionReport)> = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Some(report)) => reports.push(report),
-                Ok(None) => {}
-                Err(e) => tracing::error!("a poll task failed: {e}"),
-            }
+        while let Some(joined) = tasks.join_next_with_id().await {
+            let (id, outcome) = match joined {
+                Ok((id, outcome)) => (id, Ok(outcome)),
+                Err(e) => (e.id(), Err(e)),
+            };
+            let Some((i, source, section)) = keys.remove(&id) else {
+                continue;
+            };
+            let report = match outcome {
+                Ok(Ok(report)) => report,
+                // Only a stop signal yields `Stopped`, and there is none here.
+                Ok(Err(Stopped)) => continue,
+                Err(e) => self.record_internal_failure(&source, &section, join_error_message(e)),
+            };
+            reports.push((i, report));
         }
         reports.sort_by_key(|(i, _)| *i);
         reports.into_iter().map(|(_, r)| r).collect()
@@ -713,6 +773,7 @@ impl Poller {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let key = section.key(&source);
+        let (source, section) = (Arc::new(source), Arc::new(section));
         let mut delay = first;
         let mut attempt: u64 = 0;
         loop {
@@ -721,7 +782,12 @@ impl Poller {
                 _ = shutdown.wait_for(|stopping| *stopping) => break,
             }
             let report = match self
-                .poll_inner(&source, &section, fingerprint, Some(&mut shutdown))
+                .poll_guarded(
+                    source.clone(),
+                    section.clone(),
+                    fingerprint,
+                    Some(shutdown.clone()),
+                )
                 .await
             {
                 Ok(report) => report,
@@ -739,16 +805,17 @@ impl Poller {
         }
     }
 
-    /// First delay after start: a section polled recently resumes when it is next due (a quick
-    /// restart, or a crash loop, never polls early and keeps any backoff); otherwise its first
-    /// poll is spread over the first interval.
+    /// First delay after start: a section never polled before is polled within
+    /// [`FIRST_POLL_SPREAD`]; one polled recently resumes when it is next due (a quick restart,
+    /// or a crash loop, never polls early and keeps any backoff); otherwise its first poll is
+    /// spread over the first interval.
     fn startup_delay(&self, key: &str, section: &Section) -> Duration {
         let spread = initial_delay(key, section.interval);
         let Ok(status) = self.store.section_status(key) else {
             return spread;
         };
         let Some(last) = status.last_attempt else {
-            return spread;
+            return initial_delay(key, section.interval.min(FIRST_POLL_SPREAD));
         };
         let due_after = backoff_base(section.interval, status.consecutive_failures);
         let elapsed = ((self.clock)() - last).to_std().unwrap_or(Duration::ZERO);
@@ -756,6 +823,88 @@ impl Poller {
             Some(remaining) if !remaining.is_zero() => remaining,
             _ => spread,
         }
+    }
+}
+
+/// Decodes, extracts, normalises and stores one body; returns (found, new).
+fn process_and_store(
+    store: &Store,
+    metrics: &PollMetrics,
+    config: &Config,
+    body: &crate::fetch::Fetched,
+    source: &Source,
+    section: &Section,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize), PollError> {
+    inject_test_panic(&section.key(source));
+    let processed = process_body(
+        &body.bytes,
+        body.content_type.as_deref(),
+        &body.final_url,
+        source,
+        section,
+        now,
+    )?;
+    if !processed.notes.times_not_understood.is_empty() {
+        tracing::info!(
+            section = %section.key(source),
+            examples = ?processed.notes.times_not_understood.iter().take(3).collect::<Vec<_>>(),
+            "{} time texts not understood; first-seen time used",
+            processed.notes.times_not_understood.len()
+        );
+    }
+    let key = section.key(source);
+    let ctx = BatchContext {
+        source_id: &source.id,
+        section_key: &key,
+        section_name: &section.name,
+        title_window: config
+            .store
+            .title_window
+            .and_then(|w| chrono::Duration::from_std(w).ok()),
+        now,
+    };
+    let outcome = store.apply_batch(&ctx, &processed.observed)?;
+    metrics
+        .new_items
+        .fetch_add(outcome.new as u64, Ordering::Relaxed);
+    tracing::info!(section = %key, found = outcome.found, new = outcome.new, updated = outcome.updated, "polled");
+    Ok((outcome.found, outcome.new))
+}
+
+/// Fault injection for tests of the supervision path, compiled into debug builds only:
+/// `HEADWIRE_INJECT_PANIC=source/section[,…]` makes processing those sections panic, as a bug
+/// on odd input would.
+fn inject_test_panic(key: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("HEADWIRE_INJECT_PANIC").is_ok_and(|keys| keys.split(',').any(|k| k == key)) {
+        panic!("injected panic for {key} (HEADWIRE_INJECT_PANIC)");
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = key;
+}
+
+/// What a failed poll task says: the panic message when it panicked.
+fn join_error_message(error: tokio::task::JoinError) -> String {
+    if error.is_cancelled() {
+        return "the poll was cancelled".into();
+    }
+    let payload = error.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    format!("panicked: {text}")
+}
+
+/// Aborts the task when dropped, so a poll started for a section task that is itself stopped
+/// (reload, shutdown) does not run on detached.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

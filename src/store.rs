@@ -72,7 +72,9 @@ use crate::normalize::text::fold_label;
 use crate::normalize::Observed;
 
 /// The layout version this code reads and writes.
-pub const SCHEMA_VERSION: &str = "headwire-store/3";
+pub const SCHEMA_VERSION: &str = "headwire-store/4";
+/// The layout before retention counted age from first-seen.
+const SCHEMA_V3: &str = "headwire-store/3";
 /// The layout before index counters, migrated in place on open.
 const SCHEMA_V2: &str = "headwire-store/2";
 /// The first layout, migrated in place on open (it had no aliases, tombstones or counters).
@@ -83,6 +85,9 @@ const ITEM_COUNT_KEY: &[u8] = b"item_count";
 const SOURCE_KEY_PREFIX: &[u8] = b"source/";
 /// Prefix of the per-prefix index counters in `meta` (see the module doc).
 const COUNT_KEY_PREFIX: &[u8] = b"count/";
+/// `meta` prefix of each section's latest listing: `listed/` + `source/section` key → the 16-byte
+/// ids the section's latest successful poll listed, concatenated (retention never ages them out).
+const LISTED_KEY_PREFIX: &[u8] = b"listed/";
 /// Items deleted per sweep transaction (bounds how long a sweep holds the writer lock).
 const SWEEP_CHUNK: usize = 256;
 /// Folded titles shorter than this never merge across sources (too likely to collide).
@@ -261,12 +266,13 @@ pub enum StoreError {
     },
 }
 
-/// How long one source keeps its items: older than `keep_days` (by published time) or beyond
-/// the newest `keep_items` is dropped. Both may apply; [`RetentionPolicy::new`] applies the
-/// 30-day default when neither is set.
+/// How long one source keeps its items: a story first stored more than `keep_days` ago that the
+/// source's sections no longer list, or beyond the newest `keep_items` (a hard cap, listed or
+/// not), is dropped. Both may apply; [`RetentionPolicy::new`] applies the 30-day default when
+/// neither is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionPolicy {
-    /// Drop items published more than this many days ago.
+    /// Drop items first stored more than this many days ago, unless a section still lists them.
     pub keep_days: Option<u32>,
     /// Drop items beyond the newest this many (by published time, then id).
     pub keep_items: Option<usize>,
@@ -305,6 +311,9 @@ impl Default for RetentionPolicy {
 pub struct Retention {
     /// Policy per source id.
     pub sources: HashMap<String, RetentionPolicy>,
+    /// `source/section` keys of the configured sections: what their latest successful poll
+    /// listed is never aged out (a removed section's last listing protects nothing).
+    pub sections: BTreeSet<String>,
 }
 
 impl Retention {
@@ -320,6 +329,10 @@ impl Retention {
                         RetentionPolicy::new(s.keep_days, s.keep_items),
                     )
                 })
+                .collect(),
+            sections: config
+                .sections()
+                .map(|(source, section)| section.key(source))
                 .collect(),
         }
     }
@@ -337,6 +350,8 @@ pub struct SweepReport {
     pub deleted: Vec<String>,
     /// Items some source would drop but another source that saw them still keeps.
     pub kept_shared: usize,
+    /// Stories the configured sections' latest polls list (never aged out).
+    pub listed: usize,
     /// Tombstones whose window had passed and that were forgotten.
     pub purged: usize,
 }
@@ -445,6 +460,49 @@ fn index_key(prefix: Option<[u8; 8]>, published: DateTime<Utc>, id: &[u8; 16]) -
     key
 }
 
+/// The first-seen time before which a source keeping `days` days drops a story.
+fn age_cutoff(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    now.checked_sub_signed(chrono::Duration::days(i64::from(days)))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Every index entry that points at `item` (by time, by each source, by each label key).
+fn index_entries(item: &Item, id: &[u8; 16]) -> Vec<(TreeId, Vec<u8>)> {
+    let mut entries = vec![(TreeId::ByTime, index_key(None, item.published, id))];
+    for source in &item.sources {
+        entries.push((
+            TreeId::BySource,
+            index_key(Some(prefix8(source)), item.published, id),
+        ));
+    }
+    for key in &item.label_keys {
+        entries.push((
+            TreeId::ByLabel,
+            index_key(Some(prefix8(key)), item.published, id),
+        ));
+    }
+    entries
+}
+
+/// Published times before this are not believed (no portal headline predates it; parsers that
+/// read a stray number as a year produce such times): the first-seen time is used instead.
+pub const EARLIEST_PUBLISHED: DateTime<Utc> =
+    DateTime::from_timestamp_nanos(631_152_000_000_000_000);
+
+/// How far after first-seen a published time may lie (a portal's clock or zone a little off).
+pub const PUBLISHED_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Whether `published` can be stored for a story first seen at `first_seen`: not before
+/// [`EARLIEST_PUBLISHED`] and not more than [`PUBLISHED_TOLERANCE`] after first-seen. Every
+/// stored item satisfies it (checked by `store verify`), so rendering never meets a year that
+/// RFC 822 or RFC 3339 cannot write.
+pub fn published_is_believable(published: DateTime<Utc>, first_seen: DateTime<Utc>) -> bool {
+    published >= EARLIEST_PUBLISHED
+        && first_seen
+            .checked_add_signed(PUBLISHED_TOLERANCE)
+            .is_some_and(|latest| published <= latest)
+}
+
 fn title_entry(title_key: &str, id: &[u8; 16]) -> Vec<u8> {
     let mut key = prefix8(title_key).to_vec();
     key.extend_from_slice(id);
@@ -486,6 +544,12 @@ fn scan_counts(tree: &sled::Tree, id: TreeId) -> Result<BTreeMap<Vec<u8>, u64>, 
         }
     }
     Ok(counts)
+}
+
+fn listed_key(section_key: &str) -> Vec<u8> {
+    let mut key = LISTED_KEY_PREFIX.to_vec();
+    key.extend_from_slice(section_key.as_bytes());
+    key
 }
 
 fn source_key(source: &str) -> Vec<u8> {
@@ -666,14 +730,20 @@ impl Store {
         let items = db.open_tree("items")?;
         let by_label = db.open_tree("by_label")?;
         let by_source = db.open_tree("by_source")?;
+        // Older layouts step up one version at a time; each step writes its version key last, so
+        // an interrupted upgrade resumes from the step it was in.
+        let mut upgrade_from_v3 = false;
         match meta.get(SCHEMA_KEY)? {
             Some(found) if found.as_ref() == SCHEMA_VERSION.as_bytes() => {}
+            Some(found) if found.as_ref() == SCHEMA_V3.as_bytes() => upgrade_from_v3 = true,
             Some(found) if found.as_ref() == SCHEMA_V2.as_bytes() => {
                 Store::migrate_v2(&db, &meta, &by_label, &by_source)?;
+                upgrade_from_v3 = true;
             }
             Some(found) if found.as_ref() == SCHEMA_V1.as_bytes() => {
                 Store::migrate_v1(&db, &meta, &items)?;
                 Store::migrate_v2(&db, &meta, &by_label, &by_source)?;
+                upgrade_from_v3 = true;
             }
             Some(found) => {
                 return Err(StoreError::Schema {
@@ -694,7 +764,7 @@ impl Store {
                 })
             }
         }
-        Ok(Store {
+        let store = Store {
             items,
             by_time: db.open_tree("by_time")?,
             by_label,
@@ -712,7 +782,115 @@ impl Store {
             writer: Mutex::new(()),
             commit_lock: RwLock::new(()),
             sweeping: Mutex::new(()),
-        })
+        };
+        if upgrade_from_v3 {
+            store.migrate_v3()?;
+        }
+        Ok(store)
+    }
+
+    /// `headwire-store/3` → 4, for the rule that retention ages a story from when it was first
+    /// stored and never removes one its section still lists:
+    /// - every tombstone is lifted (with its expiry entry and its `titles` entry): the old rule
+    ///   deleted stories by their *published* age, so pages that still list them bring them back
+    ///   on their next poll;
+    /// - a published time that is not believable (before [`EARLIEST_PUBLISHED`] or more than
+    ///   [`PUBLISHED_TOLERANCE`] after first-seen; older parsers let such times through) becomes
+    ///   the first-seen time, with its index entries moved;
+    /// - text fields beyond the caps of [`crate::normalize::bounds`] are clipped.
+    ///
+    /// Each step is idempotent and each item is fixed in one transaction; the version key is
+    /// written last, so a kill mid-upgrade leaves a store that opens, verifies and resumes.
+    fn migrate_v3(&self) -> Result<(), StoreError> {
+        let items = self.items.len();
+        let tombstones = self.tombstones.len();
+        tracing::info!(
+            items,
+            tombstones,
+            "upgrading the store from {SCHEMA_V3} to {SCHEMA_VERSION}: lifting tombstones left by \
+             the old retention rule and checking every item's published time"
+        );
+        let now = Utc::now();
+        let mut lifted = 0usize;
+        loop {
+            let due: Vec<(sled::IVec, sled::IVec)> = self
+                .tombstones
+                .iter()
+                .take(SWEEP_CHUNK)
+                .collect::<Result<_, _>>()?;
+            if due.is_empty() {
+                break;
+            }
+            let mut m = Mutations::default();
+            for (key, bytes) in &due {
+                m.del(TreeId::Tombstones, key.to_vec());
+                let (Some(id), Ok(tomb)) = (id16(Some(key.as_ref())), decode_tombstone(bytes))
+                else {
+                    continue;
+                };
+                m.del(TreeId::TombExpiry, expiry_key(tomb.expires, &id));
+                if let Some(title_key) = &tomb.title_key {
+                    m.del(TreeId::Titles, title_entry(title_key, &id));
+                }
+                lifted += 1;
+            }
+            self.commit(&m, now, false)?;
+        }
+        // Expiry entries whose tombstone was already gone (none in a consistent store).
+        for key in self.tomb_expiry.iter().keys() {
+            self.tomb_expiry.remove(key?)?;
+        }
+        let mut repaired = 0usize;
+        let mut examined = 0usize;
+        for entry in self.items.iter() {
+            let (key, bytes) = entry?;
+            examined += 1;
+            if examined % 100_000 == 0 {
+                tracing::info!(examined, of = items, "store upgrade: checking items");
+            }
+            let (Some(id), Ok(item)) = (id16(Some(key.as_ref())), decode_item(&bytes)) else {
+                continue; // `store verify` reports undecodable records; the upgrade leaves them.
+            };
+            let mut fixed = item.clone();
+            crate::normalize::bounds::clip_item_text(
+                &mut fixed.title,
+                &mut fixed.summary,
+                &mut fixed.author,
+                &mut fixed.labels,
+            );
+            if !published_is_believable(fixed.published, fixed.first_seen) {
+                fixed.published = fixed.first_seen;
+            }
+            if fixed == item {
+                continue;
+            }
+            let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut m = Mutations::default();
+            if fixed.published != item.published {
+                for (tree, key) in index_entries(&item, &id) {
+                    m.del(tree, key);
+                }
+                for (tree, key) in index_entries(&fixed, &id) {
+                    m.put(tree, key, Vec::new());
+                }
+                m.put(
+                    TreeId::Titles,
+                    title_entry(&fixed.title_key, &id),
+                    fixed.published.timestamp_millis().to_be_bytes().to_vec(),
+                );
+            }
+            m.put(TreeId::Items, id.to_vec(), encode(&fixed));
+            self.commit(&m, now, true)?;
+            repaired += 1;
+        }
+        self.meta.insert(SCHEMA_KEY, SCHEMA_VERSION.as_bytes())?;
+        self.db.flush()?;
+        tracing::info!(
+            lifted,
+            repaired,
+            "store migrated from {SCHEMA_V3} to {SCHEMA_VERSION}"
+        );
+        Ok(())
     }
 
     /// `headwire-store/1` → 2: the same items and indexes; adds the item count and the source
@@ -750,7 +928,7 @@ impl Store {
         by_source: &sled::Tree,
     ) -> Result<(), StoreError> {
         tracing::info!(
-            "upgrading the store from {SCHEMA_V2} to {SCHEMA_VERSION}: counting the label and \
+            "upgrading the store from {SCHEMA_V2} to {SCHEMA_V3}: counting the label and \
              source indexes once (about a minute per million items)"
         );
         for key in meta.scan_prefix(COUNT_KEY_PREFIX).keys() {
@@ -763,12 +941,9 @@ impl Store {
                 counters += 1;
             }
         }
-        meta.insert(SCHEMA_KEY, SCHEMA_VERSION.as_bytes())?;
+        meta.insert(SCHEMA_KEY, SCHEMA_V3.as_bytes())?;
         db.flush()?;
-        tracing::info!(
-            counters,
-            "store migrated from {SCHEMA_V2} to {SCHEMA_VERSION}"
-        );
+        tracing::info!(counters, "store migrated from {SCHEMA_V2} to {SCHEMA_V3}");
         Ok(())
     }
 
@@ -941,10 +1116,25 @@ impl Store {
                 }
             }
         }
-        if plan.writes.is_empty() && plan.aliases.is_empty() && plan.dangling.is_empty() {
+        // The page's listing, kept so retention never ages out a story the page still lists.
+        let mut listing: Vec<u8> = Vec::with_capacity(outcome.ids.len() * 16);
+        let mut listed_ids: HashSet<[u8; 16]> = HashSet::new();
+        for id in outcome.ids.iter().filter_map(|id| unhex(id)) {
+            if listed_ids.insert(id) {
+                listing.extend_from_slice(&id);
+            }
+        }
+        let listed_key = listed_key(ctx.section_key);
+        let listing_changed = self.meta.get(&listed_key)?.as_deref() != Some(listing.as_slice());
+        let items_changed =
+            !(plan.writes.is_empty() && plan.aliases.is_empty() && plan.dangling.is_empty());
+        if !items_changed && !listing_changed {
             return Ok((outcome, false));
         }
         let mut m = Mutations::default();
+        if listing_changed {
+            m.put(TreeId::Meta, listed_key, listing);
+        }
         for write in &plan.writes {
             m.put(TreeId::Items, write.id.to_vec(), encode(&write.item));
             for (tree, key) in &write.new_index_keys {
@@ -975,7 +1165,8 @@ impl Store {
         if !plan.writes.is_empty() && !self.meta.contains_key(source_key(ctx.source_id))? {
             m.put(TreeId::Meta, source_key(ctx.source_id), Vec::new());
         }
-        self.commit(&m, ctx.now, true)?;
+        // A listing alone changes no feed: no new generation or Last-Modified for it.
+        self.commit(&m, ctx.now, items_changed)?;
         Ok((outcome, true))
     }
 
@@ -1072,7 +1263,12 @@ impl Store {
     }
 
     fn plan_new(&self, id: [u8; 16], obs: &Observed, ctx: &BatchContext<'_>) -> ItemWrite {
-        let published = obs.published.unwrap_or(ctx.now);
+        // The normalizer already drops unbelievable times (and says why); this keeps the
+        // invariant for every caller.
+        let published = obs
+            .published
+            .filter(|t| published_is_believable(*t, ctx.now))
+            .unwrap_or(ctx.now);
         let (labels, label_keys) = Self::label_keys_for(obs, ctx);
         let mut new_index_keys = vec![
             (TreeId::ByTime, index_key(None, published, &id)),
@@ -1305,6 +1501,13 @@ impl Store {
                 sources.insert(String::from_utf8_lossy(id).into_owned());
             }
         }
+        // Stories the configured sections' latest successful polls listed: never aged out.
+        let mut listed: HashSet<[u8; 16]> = HashSet::new();
+        for section in &retention.sections {
+            if let Some(ids) = self.meta.get(listed_key(section))? {
+                listed.extend(ids.chunks_exact(16).filter_map(|id| id16(Some(id))));
+            }
+        }
         // Candidates: items that at least one of their sources would drop.
         let mut candidates: BTreeSet<[u8; 16]> = BTreeSet::new();
         let mut beyond_rank: HashMap<&str, HashSet<[u8; 16]>> = HashMap::new();
@@ -1321,7 +1524,12 @@ impl Store {
                 }
             }
             if let Some(days) = policy.keep_days {
-                let cutoff = now - chrono::Duration::days(i64::from(days));
+                // Age counts from first-seen, but the index is ordered by published time, which
+                // is never later than first-seen plus the tolerance: every item first seen
+                // before the cutoff was published before cutoff + tolerance.
+                let cutoff = age_cutoff(now, days)
+                    .checked_add_signed(PUBLISHED_TOLERANCE)
+                    .unwrap_or(now);
                 let start = index_key(Some(prefix), cutoff, &[0xff; 16]);
                 let older = self
                     .by_source
@@ -1332,22 +1540,27 @@ impl Store {
                         break;
                     }
                     if let Some(id) = id16(key.get(16..32)) {
-                        candidates.insert(id);
+                        if !listed.contains(&id) {
+                            candidates.insert(id);
+                        }
                     }
                 }
             }
         }
-        // A source drops an item when it is too old or beyond its newest `keep_items`; a source
-        // that gained the item after the scan above keeps it (the next sweep decides).
+        // Why a source drops an item: first stored before its cutoff and no longer listed, or
+        // beyond its newest `keep_items`. A source that gained the item after the scan above
+        // keeps it (the next sweep decides).
         let drops = |source: &str, id: &[u8; 16], item: &Item| {
             let policy = retention.policy(source);
             let too_old = policy
                 .keep_days
-                .is_some_and(|days| item.published < now - chrono::Duration::days(i64::from(days)));
+                .is_some_and(|days| item.first_seen < age_cutoff(now, days))
+                && !listed.contains(id);
             let beyond = policy.keep_items.is_some()
                 && beyond_rank.get(source).is_some_and(|s| s.contains(id));
             too_old || beyond
         };
+        report.listed = listed.len();
         let candidates: Vec<[u8; 16]> = candidates.into_iter().collect();
         for chunk in candidates.chunks(SWEEP_CHUNK) {
             let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
@@ -1356,7 +1569,11 @@ impl Store {
                 let Some(item) = self.load(id)? else {
                     continue;
                 };
-                if !item.sources.iter().all(|s| drops(s, id, &item)) {
+                let dropping = item.sources.iter().filter(|s| drops(s, id, &item)).count();
+                if dropping == 0 {
+                    continue; // published long ago, but first stored recently
+                }
+                if dropping < item.sources.len() {
                     report.kept_shared += 1;
                     continue;
                 }
@@ -1366,7 +1583,9 @@ impl Store {
                     .map(|s| retention.policy(s).tombstone_days())
                     .max()
                     .unwrap_or(DEFAULT_KEEP_DAYS);
-                let expires = now + chrono::Duration::days(i64::from(days));
+                let expires = now
+                    .checked_add_signed(chrono::Duration::days(i64::from(days)))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
                 self.plan_delete(&mut m, id, &item, now, expires)?;
                 report.deleted.push(item.id);
             }
@@ -1402,18 +1621,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         m.del(TreeId::Items, id.to_vec());
         m.item_delta -= 1;
-        m.del(TreeId::ByTime, index_key(None, item.published, id));
-        for source in &item.sources {
-            m.del(
-                TreeId::BySource,
-                index_key(Some(prefix8(source)), item.published, id),
-            );
-        }
-        for key in &item.label_keys {
-            m.del(
-                TreeId::ByLabel,
-                index_key(Some(prefix8(key)), item.published, id),
-            );
+        for (tree, key) in index_entries(item, id) {
+            m.del(tree, key);
         }
         let mut tomb = Tombstone {
             deleted: now,
@@ -1691,6 +1900,14 @@ impl Store {
                     item.identity
                 ));
             }
+            if !published_is_believable(item.published, item.first_seen) {
+                problems.push(format!(
+                    "item {}: published {} is not believable for first-seen {}",
+                    hex(&id),
+                    item.published,
+                    item.first_seen
+                ));
+            }
             expected.insert((0, index_key(None, item.published, &id)));
             for l in &item.label_keys {
                 expected.insert((1, index_key(Some(prefix8(l)), item.published, &id)));
@@ -1819,6 +2036,16 @@ impl Store {
                 "meta: no counter {} for {actual} index entries",
                 hex(&key)
             ));
+        }
+        for entry in self.meta.scan_prefix(LISTED_KEY_PREFIX) {
+            let (key, ids) = entry?;
+            if ids.len() % 16 != 0 {
+                problems.push(format!(
+                    "meta: listing {} is {} bytes, not a whole number of ids",
+                    String::from_utf8_lossy(&key),
+                    ids.len()
+                ));
+            }
         }
         // Counters and the source registry.
         let counted = self
@@ -2195,14 +2422,22 @@ mod tests {
         let now = t(0) + days(40);
         let old = obs("link:old", "Old story here", Some(t(0)), &["旧闻"]);
         let fresh = obs("link:new", "New story here", Some(now - days(1)), &[]);
+        // Age counts from first-seen: the old story was stored 40 days ago, the fresh one
+        // yesterday.
         store
-            .apply_batch(&ctx("a", "x", "a/x", now - days(1)), &[old.clone(), fresh])
+            .apply_batch(
+                &ctx("a", "x", "a/x", t(0) + chrono::Duration::hours(2)),
+                std::slice::from_ref(&old),
+            )
+            .unwrap();
+        store
+            .apply_batch(&ctx("a", "x", "a/x", now - days(1)), &[fresh])
             .unwrap();
         // b merged the old story by title: its own link becomes an alias.
         let merged = obs("link:b-old", "Old story here!", Some(t(1)), &[]);
         store
             .apply_batch(
-                &ctx("b", "y", "b/y", now - days(1)),
+                &ctx("b", "y", "b/y", t(0) + chrono::Duration::hours(3)),
                 std::slice::from_ref(&merged),
             )
             .unwrap();
@@ -2238,6 +2473,185 @@ mod tests {
             .unwrap();
         assert_eq!(out.new, 1);
         assert!(store.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn age_counts_from_first_seen_and_listed_stories_stay() {
+        // An announcements page: every story on it is years old when first polled.
+        let store = Store::temporary().unwrap();
+        let first_poll = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+        let page: Vec<Observed> = (0..7)
+            .map(|i| {
+                obs(
+                    &format!("link:notice{i}"),
+                    &format!("Notice number {i}"),
+                    Some(t(i)),
+                    &[],
+                )
+            })
+            .collect();
+        let out = store
+            .apply_batch(&ctx("a", "x", "a/x", first_poll), &page)
+            .unwrap();
+        assert_eq!(out.new, 7);
+        let mut retention = Retention::default();
+        retention.sections.insert("a/x".into());
+        // The old rule (age from published, 2022) deleted all seven here.
+        let report = store.sweep(&retention, first_poll + days(1)).unwrap();
+        assert!(report.deleted.is_empty(), "{report:?}");
+        assert_eq!(store.len(), 7);
+        // Forty days on, the page still lists all seven: nothing is aged out.
+        let later = first_poll + days(40);
+        store
+            .apply_batch(&ctx("a", "x", "a/x", later - days(1)), &page)
+            .unwrap();
+        let report = store.sweep(&retention, later).unwrap();
+        assert!(report.deleted.is_empty(), "{report:?}");
+        assert_eq!(report.listed, 7);
+        // The page drops two stories: they go once they are old, the listed five stay.
+        store
+            .apply_batch(&ctx("a", "x", "a/x", later), &page[..5])
+            .unwrap();
+        let report = store
+            .sweep(&retention, later + chrono::Duration::hours(1))
+            .unwrap();
+        let mut deleted = report.deleted.clone();
+        deleted.sort();
+        let mut expected = vec![hex(&item_id("link:notice5")), hex(&item_id("link:notice6"))];
+        expected.sort();
+        assert_eq!(deleted, expected);
+        assert_eq!(store.len(), 5);
+        assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+        // A section no longer configured protects nothing.
+        let report = store
+            .sweep(&Retention::default(), later + chrono::Duration::hours(2))
+            .unwrap();
+        assert_eq!(report.deleted.len(), 5);
+        assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+    }
+
+    #[test]
+    fn a_listing_alone_is_kept_without_a_new_generation() {
+        let store = Store::temporary().unwrap();
+        let page = vec![
+            obs("link:1", "Story one here", Some(t(1)), &[]),
+            obs("link:2", "Story two here", Some(t(1)), &[]),
+        ];
+        store
+            .apply_batch(&ctx("a", "x", "a/x", t(2)), &page)
+            .unwrap();
+        let generation = store.generation();
+        // The same stories again: nothing to write.
+        store
+            .apply_batch(&ctx("a", "x", "a/x", t(3)), &page)
+            .unwrap();
+        assert_eq!(store.generation(), generation);
+        // One fewer: only the listing changes, which no feed shows.
+        store
+            .apply_batch(&ctx("a", "x", "a/x", t(4)), &page[..1])
+            .unwrap();
+        assert_eq!(store.generation(), generation);
+        let listed = store.meta.get(listed_key("a/x")).unwrap().unwrap();
+        assert_eq!(listed.as_ref(), item_id("link:1").as_slice());
+    }
+
+    #[test]
+    fn unbelievable_published_times_become_first_seen() {
+        let store = Store::temporary().unwrap();
+        let now = t(5);
+        let ancient = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap();
+        let far_future = now + days(400);
+        store
+            .apply_batch(
+                &ctx("a", "x", "a/x", now),
+                &[
+                    obs("link:1", "Ancient story", Some(ancient), &[]),
+                    obs("link:2", "Future story", Some(far_future), &[]),
+                    obs("link:3", "Fine story", Some(t(4)), &[]),
+                ],
+            )
+            .unwrap();
+        let times: Vec<DateTime<Utc>> = ["link:1", "link:2", "link:3"]
+            .iter()
+            .map(|k| store.get(&hex(&item_id(k))).unwrap().unwrap().published)
+            .collect();
+        assert_eq!(times, vec![now, now, t(4)]);
+        assert!(store.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn version_3_store_lifts_tombstones_and_repairs_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let first_seen = t(2);
+        let big_title = "标".repeat(crate::normalize::bounds::MAX_TITLE_CHARS * 3);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .apply_batch(
+                    &ctx("s", "x", "s/x", first_seen),
+                    &[
+                        obs("link:old", "An old notice", Some(t(1)), &["公告"]),
+                        obs("link:kept", "A kept story", Some(t(1)), &[]),
+                        obs("link:big", &big_title, Some(t(1)), &[]),
+                    ],
+                )
+                .unwrap();
+            // What the old rule did: swept by published age, tombstoned.
+            let report = store
+                .sweep(&Retention::default(), first_seen + days(1))
+                .unwrap();
+            assert!(report.deleted.is_empty());
+            let id = item_id("link:old");
+            let item = store.load(&id).unwrap().unwrap();
+            let mut m = Mutations::default();
+            store
+                .plan_delete(&mut m, &id, &item, first_seen, first_seen + days(30))
+                .unwrap();
+            // And what an older parser let through: a published time before 1990.
+            let kept = item_id("link:kept");
+            let mut bad = store.load(&kept).unwrap().unwrap();
+            for (tree, key) in index_entries(&bad, &kept) {
+                m.del(tree, key);
+            }
+            bad.published = Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap();
+            for (tree, key) in index_entries(&bad, &kept) {
+                m.put(tree, key, Vec::new());
+            }
+            m.put(
+                TreeId::Titles,
+                title_entry(&bad.title_key, &kept),
+                bad.published.timestamp_millis().to_be_bytes().to_vec(),
+            );
+            m.put(TreeId::Items, kept.to_vec(), encode(&bad));
+            store.commit(&m, first_seen, true).unwrap();
+            store.meta.insert(SCHEMA_KEY, SCHEMA_V3.as_bytes()).unwrap();
+            store.flush().unwrap();
+            assert_eq!(store.tombstones.len(), 1);
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+        assert_eq!(store.tombstones.len(), 0);
+        assert_eq!(store.tomb_expiry.len(), 0);
+        assert_eq!(
+            store.meta.get(SCHEMA_KEY).unwrap().unwrap().as_ref(),
+            SCHEMA_VERSION.as_bytes()
+        );
+        let kept = store.get(&hex(&item_id("link:kept"))).unwrap().unwrap();
+        assert_eq!(kept.published, first_seen);
+        let big = store.get(&hex(&item_id("link:big"))).unwrap().unwrap();
+        assert_eq!(
+            big.title.chars().count(),
+            crate::normalize::bounds::MAX_TITLE_CHARS
+        );
+        // The page still lists the old notice: it comes back on the next poll.
+        let out = store
+            .apply_batch(
+                &ctx("s", "x", "s/x", first_seen + days(2)),
+                &[obs("link:old", "An old notice", Some(t(1)), &["公告"])],
+            )
+            .unwrap();
+        assert_eq!((out.new, out.tombstoned), (1, 0));
+        assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
     }
 
     #[test]
@@ -2293,6 +2707,8 @@ mod tests {
         retention
             .sources
             .insert("a".into(), RetentionPolicy::new(None, Some(4)));
+        // `keep_items` is a hard cap: stories the page still lists count too.
+        retention.sections.insert("a/x".into());
         let report = store.sweep(&retention, t(11)).unwrap();
         assert_eq!(report.deleted.len(), 2);
         let titles: Vec<String> = all(&store).into_iter().map(|i| i.title).collect();

@@ -19,7 +19,9 @@ use common::{fixed_clock, fixture_now, list_page, Story};
 use headwire::config::Config;
 use headwire::fetch::MAX_REDIRECTS;
 use headwire::normalize::text::fold_label;
-use headwire::poll::{initial_delay, Poller, ReloadSummary, BACKOFF_CAP, RELOAD_SPREAD};
+use headwire::poll::{
+    initial_delay, Poller, ReloadSummary, BACKOFF_CAP, FIRST_POLL_SPREAD, RELOAD_SPREAD,
+};
 use headwire::store::Store;
 use polling_support::{Fixture, Route};
 use tokio::sync::watch;
@@ -586,6 +588,8 @@ async fn the_global_cap_bounds_requests_in_flight() {
 
 #[tokio::test(start_paused = true)]
 async fn first_polls_are_spread_over_the_first_interval() {
+    // A store that has polled these sections before (long enough ago that all are due): their
+    // first polls are spread over the first interval, as a restart should.
     let fx = Fixture::start().await;
     let interval = Duration::from_secs(3600);
     let ids: Vec<String> = (0..12).map(|i| format!("s{i}")).collect();
@@ -596,7 +600,16 @@ async fn first_polls_are_spread_over_the_first_interval() {
             section(id, &fx.url(&format!("/{id}")), "")
         })
         .collect();
-    let (poller, _store) = poller(config("host_delay = \"0\"", "1h", &sections));
+    let (poller, store) = poller(config("host_delay = \"0\"", "1h", &sections));
+    for id in &ids {
+        let status = headwire::store::SectionStatus {
+            last_attempt: Some(fixture_now() - chrono::Duration::days(2)),
+            ..Default::default()
+        };
+        store
+            .set_section_status(&format!("site/{id}"), &status)
+            .unwrap();
+    }
     let (stop_tx, stop) = watch::channel(false);
     let started = Instant::now();
     let run = tokio::spawn(poller.clone().run(stop));
@@ -625,6 +638,100 @@ async fn first_polls_are_spread_over_the_first_interval() {
     assert!(
         span > 1800,
         "spread over the interval, not bunched: {firsts:?}"
+    );
+    stop_tx.send(true).unwrap();
+    run.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fresh_install_polls_every_section_within_thirty_seconds() {
+    // Never polled: the shipped 10-minute interval must not keep a newcomer waiting.
+    let fx = Fixture::start().await;
+    let ids: Vec<String> = (0..12).map(|i| format!("n{i}")).collect();
+    let sections: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            fx.set(&format!("/{id}"), Route::html(page(id, 1)).route());
+            section(id, &fx.url(&format!("/{id}")), "")
+        })
+        .collect();
+    let (poller, store) = poller(config("host_delay = \"0\"", "10m", &sections));
+    let (stop_tx, stop) = watch::channel(false);
+    let started = Instant::now();
+    let run = tokio::spawn(poller.clone().run(stop));
+    tokio::time::sleep(FIRST_POLL_SPREAD + Duration::from_secs(1)).await;
+    let mut firsts = Vec::new();
+    for id in &ids {
+        let hits = fx.hits_on(&format!("/{id}"));
+        assert_eq!(hits.len(), 1, "{id} polled once within the first 30 s");
+        let first = hits[0].at - started;
+        let planned = initial_delay(&format!("site/{id}"), FIRST_POLL_SPREAD);
+        assert_between(
+            first.as_secs_f64(),
+            planned.as_secs_f64(),
+            planned.as_secs_f64() + 0.1,
+            "first poll at its planned spot within 30 s",
+        );
+        firsts.push(first.as_millis());
+    }
+    firsts.sort_unstable();
+    firsts.dedup();
+    assert!(firsts.len() >= 10, "spread, not bunched: {firsts:?}");
+    assert_eq!(store.len(), 12, "every section's headline is stored");
+    stop_tx.send(true).unwrap();
+    run.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_while_polling_becomes_the_sections_internal_error_and_is_retried() {
+    // Debug builds read this fault-injection switch; the section key is unique to this test.
+    std::env::set_var("HEADWIRE_INJECT_PANIC", "site/boom-a,site/boom-b");
+    let fx = Fixture::start().await;
+    for id in ["ok", "boom-a", "boom-b"] {
+        fx.set(&format!("/{id}"), Route::html(page(id, 2)).route());
+    }
+    let sections: Vec<String> = ["ok", "boom-a", "boom-b"]
+        .iter()
+        .map(|id| section(id, &fx.url(&format!("/{id}")), ""))
+        .collect();
+    let (poller, store) = poller(config("host_delay = \"0\"", "10m", &sections));
+    // poll --once: every configured section reports, the panicking ones as `internal`.
+    let reports = poller.poll_all_once().await;
+    let keys: Vec<&str> = reports.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, vec!["site/ok", "site/boom-a", "site/boom-b"]);
+    assert!(reports[0].error.is_none());
+    assert_eq!(reports[0].new, 2);
+    for report in &reports[1..] {
+        assert_eq!(report.error.as_ref().map(|e| e.kind()), Some("internal"));
+        let status = store.section_status(&report.key).unwrap();
+        assert_eq!(status.last_error_kind.as_deref(), Some("internal"));
+        assert!(
+            status
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("injected panic"),
+            "{status:?}"
+        );
+        assert_eq!(status.consecutive_failures, 1);
+    }
+    // serve: the section's task survives and retries with backoff (10 min, then 20 min).
+    let (stop_tx, stop) = watch::channel(false);
+    let run = tokio::spawn(poller.clone().run(stop));
+    tokio::time::sleep(Duration::from_secs(60 * 60)).await;
+    let hits = fx.hits_on("/boom-a");
+    assert!(
+        hits.len() >= 3,
+        "retried after the panic: {} polls",
+        hits.len()
+    );
+    let status = store.section_status("site/boom-a").unwrap();
+    assert_eq!(status.last_error_kind.as_deref(), Some("internal"));
+    assert!(status.consecutive_failures >= 3, "{status:?}");
+    let waits: Vec<f64> = gaps(&fx, "/boom-a");
+    assert!(
+        waits.windows(2).all(|w| w[1] >= w[0]),
+        "backoff does not shrink: {waits:?}"
     );
     stop_tx.send(true).unwrap();
     run.await.unwrap();

@@ -98,7 +98,9 @@ fn fill(config: &Config) -> Vec<String> {
     let old = story("old", "A story long ago", now() - day * 40);
     apply(&store, "a", "x", now() - day, &[s1, s2.clone()]);
     apply(&store, "a", "y", now() - day, &[s2, s3]);
-    apply(&store, "b", "z", now() - day, &[b1, old]);
+    // First stored 40 days ago, and no longer on the page since: retention removes it.
+    apply(&store, "b", "z", now() - day * 40, &[old]);
+    apply(&store, "b", "z", now() - day, &[b1]);
     let report = store.sweep(&Retention::from_config(config), now()).unwrap();
     assert_eq!(report.deleted.len(), 1);
     let ids = store
@@ -149,7 +151,7 @@ fn stats_counts_items_per_source_and_section() {
         "section b/z: 1 items",
         "tombstones: 1",
         "aliases: 1",
-        "schema: headwire-store/3",
+        "schema: headwire-store/4",
     ] {
         assert!(
             lines.contains(&expected),
@@ -207,7 +209,7 @@ fn another_layout_version_is_refused_by_every_command() {
         assert_eq!(code, 1, "{args:?}: {stdout}");
         assert!(
             stderr.contains("has layout `headwire-store/9`")
-                && stderr.contains("reads `headwire-store/3`")
+                && stderr.contains("reads `headwire-store/4`")
                 && stderr.contains("move the directory aside"),
             "{args:?}: {stderr}"
         );
@@ -221,15 +223,21 @@ async fn serve_sweeps_at_start_and_every_ten_minutes_until_stopped() {
     let config = Arc::new(load(&config_path));
     let store = Arc::new(Store::open(&config.store_path).unwrap());
     let day = chrono::Duration::days(1);
+    // Age counts from first-seen: the stale story was stored 31 days ago and the page has not
+    // listed it since; the fresh one is on today's page.
+    apply(
+        &store,
+        "a",
+        "x",
+        now() - day * 31,
+        &[story("stale", "A stale story here", now() - day * 31)],
+    );
     apply(
         &store,
         "a",
         "x",
         now(),
-        &[
-            story("fresh", "A fresh story today", now() - day),
-            story("stale", "A stale story here", now() - day * 31),
-        ],
+        &[story("fresh", "A fresh story today", now() - day)],
     );
     assert_eq!(store.len(), 2);
     let clock_ms = Arc::new(AtomicI64::new(now().timestamp_millis()));
@@ -251,9 +259,13 @@ async fn serve_sweeps_at_start_and_every_ten_minutes_until_stopped() {
     let stale: String = stale.iter().map(|b| format!("{b:02x}")).collect();
     assert!(store.is_tombstoned(&stale).unwrap());
 
-    // Thirty days later (by the injected clock) the fresh story is due too; the next periodic
-    // sweep, ten minutes on, deletes it.
-    clock_ms.store((now() + day * 30).timestamp_millis(), Ordering::SeqCst);
+    // The page stops listing the fresh story, and thirty days later (by the injected clock) it
+    // is due too; the next periodic sweep, ten minutes on, deletes it.
+    apply(&store, "a", "x", now() + day, &[]);
+    clock_ms.store(
+        (now() + day * 30 + chrono::Duration::hours(1)).timestamp_millis(),
+        Ordering::SeqCst,
+    );
     tokio::time::sleep(Duration::from_secs(599)).await;
     assert_eq!(store.len(), 1, "no sweep before ten minutes");
     tokio::time::sleep(Duration::from_secs(2)).await;

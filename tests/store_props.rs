@@ -98,6 +98,12 @@ fn retention() -> Retention {
     retention
         .sources
         .insert("c".into(), RetentionPolicy::new(None, None));
+    // Sections of a and b are configured (their listings protect stories); c's are not.
+    for source in ["a", "b"] {
+        for (section, _) in SECTIONS {
+            retention.sections.insert(format!("{source}/{section}"));
+        }
+    }
     retention
 }
 
@@ -163,6 +169,8 @@ struct Model {
     items: BTreeMap<[u8; 16], MItem>,
     aliases: BTreeMap<[u8; 16], [u8; 16]>,
     tombs: BTreeMap<[u8; 16], MTomb>,
+    /// What each section's latest poll listed (the items its stories resolved to).
+    listed: BTreeMap<String, BTreeSet<[u8; 16]>>,
 }
 
 /// What a batch did, to compare with `BatchOutcome`.
@@ -224,6 +232,7 @@ impl Model {
             ..Counts::default()
         };
         let mut touched: BTreeMap<[u8; 16], bool> = BTreeMap::new(); // id → created here
+        let mut listing: BTreeSet<[u8; 16]> = BTreeSet::new();
         for obs in &page {
             let own = item_id(&obs.identity);
             if self.tombs.contains_key(&own) {
@@ -269,15 +278,18 @@ impl Model {
                         },
                     );
                     touched.insert(own, true);
+                    listing.insert(own);
                 }
                 Some(id) => {
                     let item = self.items.get_mut(&id).expect("model alias target exists");
                     if Self::update(item, obs, ctx) {
                         touched.entry(id).or_insert(false);
                     }
+                    listing.insert(id);
                 }
             }
         }
+        self.listed.insert(ctx.section_key.clone(), listing);
         counts.new = touched.values().filter(|&&created| created).count();
         counts.updated = touched.len() - counts.new;
         counts
@@ -381,10 +393,18 @@ impl Model {
                 );
             }
         }
+        // Age counts from first-seen; what a configured section's latest poll listed stays.
+        let listed: BTreeSet<[u8; 16]> = self
+            .listed
+            .iter()
+            .filter(|(section, _)| retention.sections.contains(*section))
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect();
         let drops = |s: &str, id: &[u8; 16], item: &MItem| {
             let p = retention.policy(s);
-            p.keep_days
-                .is_some_and(|d| item.published < now - Duration::days(i64::from(d)))
+            (p.keep_days
+                .is_some_and(|d| item.first_seen < now - Duration::days(i64::from(d)))
+                && !listed.contains(id))
                 || beyond.get(s).is_some_and(|b| b.contains(id))
         };
         let doomed: Vec<[u8; 16]> = self

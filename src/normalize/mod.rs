@@ -4,6 +4,7 @@
 //! (`url::identity_key`), how printed times become UTC (`time`), and how text is cleaned and
 //! folded for matching (`text`). Everything here is pure; the clock is passed in.
 
+pub mod bounds;
 pub mod text;
 pub mod time;
 pub mod url;
@@ -45,7 +46,15 @@ pub struct NormalizeNotes {
     pub times_not_understood: Vec<String>,
     /// Times more than a day in the future that were not believed.
     pub times_in_future: Vec<String>,
+    /// Times before 1990 that were not believed.
+    pub times_too_old: Vec<String>,
+    /// For each returned story, in order: why its printed time was not used (`None` when it was
+    /// used or there was none), for `check`.
+    pub time_reasons: Vec<Option<&'static str>>,
 }
+
+/// Longest time text kept in the notes (examples for logs and `check`).
+const MAX_NOTE_CHARS: usize = 120;
 
 /// Normalises one page's headlines for `source`/`section`, as seen at `now`.
 pub fn normalize_headlines(
@@ -63,35 +72,44 @@ pub fn normalize_headlines(
     let observed = headlines
         .into_iter()
         .filter_map(|headline| {
-            let title = text::clean_text(&headline.title);
+            let title = bounds::clip_chars(&text::clean_text(&headline.title), bounds::MAX_TITLE_CHARS)
+                .into_owned();
             if title.is_empty() {
                 return None;
             }
-            let link = headline
-                .link
-                .as_deref()
-                .and_then(|l| url::canonical_link(l, &source.strip_params));
+            let link = bounds::bounded_url(
+                headline
+                    .link
+                    .as_deref()
+                    .and_then(|l| url::canonical_link(l, &source.strip_params)),
+            );
+            let guid = headline.guid.filter(|g| g.len() <= bounds::MAX_URL_BYTES);
             let title_key = text::title_key(&title);
             let identity = url::identity_key(
                 link.as_deref(),
-                headline.guid.as_deref(),
+                guid.as_deref(),
                 &title_key,
                 source,
             );
+            let mut reason = None;
             let published = headline.time_text.as_deref().and_then(|raw| {
+                let example = bounds::clip_chars(raw, MAX_NOTE_CHARS).into_owned();
                 match time::parse_time(raw, &ctx) {
                     Ok(parsed) => Some(time::resolve_published(&parsed, now, source.timezone)),
                     Err(time::TimeError::InFuture { .. }) => {
-                        tracing::warn!(section = %section.key(source), time = raw, "time is more than a day in the future; using first-seen");
-                        notes.times_in_future.push(raw.to_string());
+                        tracing::warn!(section = %section.key(source), time = %example, "time is more than a day in the future; using first-seen");
+                        notes.times_in_future.push(example);
+                        reason = Some("more than a day in the future, not believed");
                         None
                     }
                     Err(_) => {
-                        notes.times_not_understood.push(raw.to_string());
+                        notes.times_not_understood.push(example);
+                        reason = Some("not understood");
                         None
                     }
                 }
             });
+            notes.time_reasons.push(reason);
             let mut page_labels: Vec<String> = Vec::new();
             for label in headline.labels {
                 let label = text::clean_text(&label);
@@ -99,15 +117,19 @@ pub fn normalize_headlines(
                     page_labels.push(label);
                 }
             }
+            let mut summary = headline.summary.filter(|s| !s.trim().is_empty());
+            let mut author = headline.author.map(|a| text::clean_text(&a)).filter(|a| !a.is_empty());
+            let mut title = title;
+            bounds::clip_item_text(&mut title, &mut summary, &mut author, &mut page_labels);
             Some(Observed {
                 identity,
                 link,
                 title,
                 title_key,
-                summary: headline.summary.filter(|s| !s.trim().is_empty()),
-                author: headline.author.map(|a| text::clean_text(&a)).filter(|a| !a.is_empty()),
-                image: headline.image,
-                guid: headline.guid,
+                summary,
+                author,
+                image: bounds::bounded_url(headline.image),
+                guid,
                 published,
                 page_labels,
             })

@@ -43,87 +43,105 @@ fn media_content(image: &str) -> ExtensionMap {
 /// Renders items as an Atom 1.0 document.
 pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> String {
     let utc = FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!("zero offset is valid"));
-    let entries: Vec<atom_syndication::Entry> =
-        items
-            .iter()
-            .map(|item| {
-                let source = primary_source(item, lookup);
-                let mut links = Vec::new();
-                if let Some(link) = &item.link {
-                    links.push(atom_syndication::Link {
-                        href: xml_text(link),
-                        rel: "alternate".into(),
-                        mime_type: Some("text/html".into()),
-                        ..Default::default()
-                    });
-                }
-                if let Some(image) = &item.image {
-                    links.push(atom_syndication::Link {
-                        href: xml_text(image),
-                        rel: "enclosure".into(),
-                        mime_type: Some(super::rss::image_mime(image).into()),
-                        ..Default::default()
-                    });
-                }
-                let author_name = item.author.clone().unwrap_or_else(|| source.name.clone());
-                let updated = item.updated.max(item.published).with_timezone(&utc);
-                let portal =
-                    atom_syndication::Source {
-                        title: atom_syndication::Text::plain(xml_text(&source.name)),
-                        id: source.url.as_deref().map(xml_text).unwrap_or_else(|| {
-                            format!("urn:headwire:source:{}", xml_text(&source.id))
-                        }),
-                        updated,
-                        links: source
-                            .url
-                            .as_deref()
-                            .map(|url| {
-                                vec![atom_syndication::Link {
-                                    href: xml_text(url),
-                                    rel: "alternate".into(),
-                                    mime_type: Some("text/html".into()),
-                                    ..Default::default()
-                                }]
-                            })
-                            .unwrap_or_default(),
-                        ..Default::default()
-                    };
-                atom_syndication::Entry {
-                    id: entry_urn(item),
-                    title: atom_syndication::Text::plain(xml_text(&item.title)),
-                    updated,
-                    published: Some(item.published.with_timezone(&utc)),
-                    links,
-                    categories: item
-                        .labels
-                        .iter()
-                        .map(|label| atom_syndication::Category {
-                            term: xml_text(label),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    authors: vec![atom_syndication::Person {
-                        name: xml_text(&author_name),
-                        uri: if item.author.is_none() {
-                            source.url.as_deref().map(xml_text)
-                        } else {
-                            None
-                        },
-                        ..Default::default()
-                    }],
-                    summary: item.summary.as_deref().map(|s| {
-                        atom_syndication::Text::html(summary_html(s, item.link.as_deref()))
-                    }),
-                    source: Some(portal),
-                    extensions: item.image.as_deref().map(media_content).unwrap_or_default(),
+    let entries: Vec<atom_syndication::Entry> = items
+        .iter()
+        .map(|item| {
+            let source = primary_source(item, lookup);
+            let mut links = Vec::new();
+            if let Some(link) = &item.link {
+                links.push(atom_syndication::Link {
+                    href: xml_text(link),
+                    rel: "alternate".into(),
+                    mime_type: Some("text/html".into()),
                     ..Default::default()
-                }
-            })
-            .collect();
+                });
+            }
+            if let Some(image) = &item.image {
+                links.push(atom_syndication::Link {
+                    href: xml_text(image),
+                    rel: "enclosure".into(),
+                    mime_type: Some(super::rss::image_mime(image).into()),
+                    ..Default::default()
+                });
+            }
+            let author_name = item.author.clone().unwrap_or_else(|| source.name.clone());
+            let updated = super::feed_time(item.updated.max(item.published)).with_timezone(&utc);
+            let portal = atom_syndication::Source {
+                title: atom_syndication::Text::plain(xml_text(&source.name)),
+                id: source
+                    .url
+                    .as_deref()
+                    .map(xml_text)
+                    .unwrap_or_else(|| format!("urn:headwire:source:{}", xml_text(&source.id))),
+                updated,
+                links: source
+                    .url
+                    .as_deref()
+                    .map(|url| {
+                        vec![atom_syndication::Link {
+                            href: xml_text(url),
+                            rel: "alternate".into(),
+                            mime_type: Some("text/html".into()),
+                            ..Default::default()
+                        }]
+                    })
+                    .unwrap_or_default(),
+                ..Default::default()
+            };
+            atom_syndication::Entry {
+                id: entry_urn(item),
+                title: atom_syndication::Text::plain(xml_text(super::display_title(item))),
+                updated,
+                published: Some(super::feed_time(item.published).with_timezone(&utc)),
+                // An entry without an alternate link must carry content (RFC 4287 §4.1.2):
+                // a story whose only link was unusable shows its summary, else its title.
+                content: item.link.is_none().then(|| atom_syndication::Content {
+                    value: Some(match &item.summary {
+                        Some(s) => summary_html(s, None),
+                        None => xml_text(super::display_title(item)),
+                    }),
+                    content_type: Some(
+                        if item.summary.is_some() {
+                            "html"
+                        } else {
+                            "text"
+                        }
+                        .into(),
+                    ),
+                    ..Default::default()
+                }),
+                links,
+                categories: item
+                    .labels
+                    .iter()
+                    .map(|label| atom_syndication::Category {
+                        term: xml_text(label),
+                        ..Default::default()
+                    })
+                    .collect(),
+                authors: vec![atom_syndication::Person {
+                    name: xml_text(&author_name),
+                    uri: if item.author.is_none() {
+                        source.url.as_deref().map(xml_text)
+                    } else {
+                        None
+                    },
+                    ..Default::default()
+                }],
+                summary: item
+                    .summary
+                    .as_deref()
+                    .map(|s| atom_syndication::Text::html(summary_html(s, item.link.as_deref()))),
+                source: Some(portal),
+                extensions: item.image.as_deref().map(media_content).unwrap_or_default(),
+                ..Default::default()
+            }
+        })
+        .collect();
     let feed = atom_syndication::Feed {
         id: xml_text(&meta.id),
         title: atom_syndication::Text::plain(xml_text(&meta.title)),
-        updated: meta.updated.with_timezone(&utc),
+        updated: super::feed_time(meta.updated).with_timezone(&utc),
         links: vec![
             atom_syndication::Link {
                 href: xml_text(&meta.self_url),

@@ -13,9 +13,9 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
             let source = primary_source(item, lookup);
             let mut entry = json!({
                 "id": entry_urn(item),
-                "title": item.title,
-                "date_published": item.published.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "date_modified": item.updated.max(item.published).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "title": super::display_title(item),
+                "date_published": super::rfc3339(item.published),
+                "date_modified": super::rfc3339(item.updated.max(item.published)),
                 "tags": item.labels,
                 "authors": [{
                     "name": item.author.clone().unwrap_or_else(|| source.name.clone()),
@@ -28,7 +28,7 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
             if let Some(summary) = &item.summary {
                 entry["content_html"] = json!(summary_html(summary, item.link.as_deref()));
             } else {
-                entry["content_text"] = json!(item.title);
+                entry["content_text"] = json!(super::display_title(item));
             }
             if let Some(image) = &item.image {
                 entry["image"] = json!(image);

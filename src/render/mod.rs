@@ -46,6 +46,38 @@ pub struct SourceInfo {
 /// Looks up a source by id.
 pub type SourceLookup<'a> = &'a dyn Fn(&str) -> Option<SourceInfo>;
 
+/// `t` within the years every feed format can write (RFC 822 and RFC 3339 need four digits, and
+/// readers reject dates before the epoch): the store keeps believable times only, but a
+/// renderer must not fail on any stored value.
+pub fn feed_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.clamp(DateTime::<Utc>::UNIX_EPOCH, latest_feed_time())
+}
+
+/// 9999-12-31T23:59:59Z, the last instant a four-digit year can write.
+fn latest_feed_time() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// RFC 822 date for RSS, for any stored time.
+pub fn rfc822(t: DateTime<Utc>) -> String {
+    feed_time(t).to_rfc2822()
+}
+
+/// RFC 3339 date (seconds, `Z`) for JSON Feed, for any stored time.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    feed_time(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The title a document shows: the stored one, or `(untitled)` when nothing printable would be
+/// left of it in XML (every format needs a title a reader can show).
+pub fn display_title(item: &Item) -> &str {
+    if xml_text(&item.title).trim().is_empty() {
+        "(untitled)"
+    } else {
+        &item.title
+    }
+}
+
 /// Removes characters XML 1.0 does not allow (C0 controls except tab/LF/CR, U+FFFE, U+FFFF).
 pub fn xml_text(text: &str) -> String {
     text.chars()

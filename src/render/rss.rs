@@ -37,7 +37,7 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
     out.push_str("<atom:link href=\"");
     push_xml_escaped(&mut out, &meta.self_url);
     out.push_str("\" rel=\"self\" type=\"application/rss+xml\"/>\n");
-    element(&mut out, "lastBuildDate", &meta.updated.to_rfc2822());
+    element(&mut out, "lastBuildDate", &super::rfc822(meta.updated));
     element(
         &mut out,
         "generator",
@@ -52,7 +52,7 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
     for item in items {
         let source = primary_source(item, lookup);
         out.push_str("<item>\n");
-        element(&mut out, "title", &item.title);
+        element(&mut out, "title", super::display_title(item));
         if let Some(link) = &item.link {
             element(&mut out, "link", link);
         }
@@ -84,7 +84,7 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
         out.push_str("<guid isPermaLink=\"false\">");
         out.push_str(&entry_urn(item));
         out.push_str("</guid>\n");
-        element(&mut out, "pubDate", &item.published.to_rfc2822());
+        element(&mut out, "pubDate", &super::rfc822(item.published));
         out.push_str("<source url=\"");
         push_xml_escaped(
             &mut out,

@@ -172,6 +172,9 @@ pub struct SectionStatus {
     pub last_found: usize,
     /// New items stored by the last successful poll.
     pub last_new: usize,
+    /// Headlines the section's `keep`/`block` rules dropped on the last successful poll.
+    #[serde(default)]
+    pub last_blocked: usize,
 }
 
 /// Where one polled page's observations go.

@@ -322,3 +322,212 @@ mod tests {
         assert_eq!(out, "A &amp; B &lt;c&gt; ]]&gt; ctrl &quot;q&quot;");
     }
 }
+
+/// Every stored item renders to a valid document in every format, whatever its fields hold:
+/// text from hostile pages, links that were dropped, and any date a store could contain.
+#[cfg(test)]
+mod total {
+    use super::fixtures::*;
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any instant chrono can hold, from year −262143 to +262142 (older stores and bugs).
+    fn any_time() -> impl Strategy<Value = DateTime<Utc>> {
+        prop_oneof![
+            (DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp())
+                .prop_map(|s| DateTime::<Utc>::from_timestamp(s, 0).unwrap_or_default()),
+            (0i64..4_102_444_800)
+                .prop_map(|s| DateTime::<Utc>::from_timestamp(s, 0).unwrap_or_default()),
+            Just(DateTime::<Utc>::MIN_UTC),
+            Just(DateTime::<Utc>::MAX_UTC),
+        ]
+    }
+
+    /// Text that has broken feeds: markup, CDATA ends, controls, bidi overrides, non-characters,
+    /// characters whose case folding changes their length, and plain Unicode.
+    fn hostile_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,40}",
+            "(<script>|]]>|&|<|>|\"|'|\u{0}|\u{1}|\u{7}|\u{1B}|\u{202E}|\u{2066}|\u{FEFF}|\u{FFFE}|\u{FFFF}|İ|ẞ|ﬃ|\u{212A}|\u{10FFFF}|时政| |\t|\n|\r)*",
+            Just(String::new()),
+        ]
+    }
+
+    fn link() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            Just(Some("https://example.com/a?x=1&y=<2>".to_string())),
+            "\\PC{0,30}".prop_map(Some),
+        ]
+    }
+
+    prop_compose! {
+        fn any_item()(
+            n in 0u32..1000,
+            title in hostile_text(),
+            link in link(),
+            summary in proptest::option::of(hostile_text()),
+            author in proptest::option::of(hostile_text()),
+            image in link(),
+            published in any_time(),
+            updated in any_time(),
+            labels in proptest::collection::vec(hostile_text(), 0..3),
+            source in prop_oneof![Just("guancha".to_string()), hostile_text()],
+        ) -> Item {
+            let mut it = item(n, &title);
+            it.link = link;
+            it.summary = summary;
+            it.author = author;
+            it.image = image;
+            it.published = published;
+            it.updated = updated;
+            it.labels = labels;
+            it.sources = vec![source];
+            it
+        }
+    }
+
+    /// Strict XML 1.0 well-formedness: matching end tags, one root, attributes and entities
+    /// that resolve, and only characters XML 1.0 allows.
+    fn well_formed(xml: &str) -> Result<(), String> {
+        use quick_xml::events::Event;
+        let mut reader = quick_xml::Reader::from_str(xml);
+        reader.config_mut().check_end_names = true;
+        let (mut depth, mut roots) = (0i32, 0);
+        loop {
+            let event = reader
+                .read_event()
+                .map_err(|e| format!("{e} at {}", reader.buffer_position()))?;
+            let (start, opens) = match &event {
+                Event::Start(e) => (Some(e.clone()), true),
+                Event::Empty(e) => (Some(e.clone()), false),
+                Event::End(_) => {
+                    depth -= 1;
+                    (None, false)
+                }
+                Event::Text(t) => {
+                    let text = t.decode().map_err(|e| e.to_string())?;
+                    quick_xml::escape::unescape(&text).map_err(|e| e.to_string())?;
+                    (None, false)
+                }
+                Event::Eof => break,
+                _ => (None, false),
+            };
+            if let Some(e) = start {
+                for attribute in e.attributes().with_checks(true) {
+                    let attribute = attribute.map_err(|e| e.to_string())?;
+                    attribute
+                        .normalized_value(quick_xml::XmlVersion::default())
+                        .map_err(|e| e.to_string())?;
+                }
+                if depth == 0 {
+                    roots += 1;
+                }
+                if opens {
+                    depth += 1;
+                }
+            }
+        }
+        if depth != 0 || roots != 1 {
+            return Err(format!("depth {depth}, {roots} roots"));
+        }
+        match xml.chars().find(|&c| {
+            !(matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}'))
+        }) {
+            Some(c) => Err(format!("character {c:?} is not allowed in XML 1.0")),
+            None => Ok(()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("HEADWIRE_PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10_000),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_stored_item_renders_a_valid_document(
+            items in proptest::collection::vec(any_item(), 1..3),
+            updated in any_time(),
+        ) {
+            let mut meta = meta();
+            meta.updated = updated;
+            let rss_xml = rss::render(&items, &meta, &lookup);
+            prop_assert_eq!(well_formed(&rss_xml), Ok(()), "{}", rss_xml);
+            let channel = ::rss::Channel::read_from(rss_xml.as_bytes());
+            prop_assert!(channel.is_ok(), "RSS does not parse: {:?}\n{}", channel.err(), rss_xml);
+            let channel = channel.unwrap_or_default();
+            prop_assert_eq!(channel.items().len(), items.len());
+            prop_assert!(DateTime::parse_from_rfc2822(channel.last_build_date().unwrap_or("")).is_ok());
+            for entry in channel.items() {
+                prop_assert!(entry.title().is_some_and(|t| !t.trim().is_empty()));
+                let date = entry.pub_date().unwrap_or("");
+                prop_assert!(DateTime::parse_from_rfc2822(date).is_ok(), "pubDate {:?}", date);
+            }
+
+            let atom_xml = atom::render(&items, &meta, &lookup);
+            prop_assert_eq!(well_formed(&atom_xml), Ok(()), "{}", atom_xml);
+            let feed = atom_xml.parse::<atom_syndication::Feed>();
+            prop_assert!(feed.is_ok(), "Atom does not parse: {:?}\n{}", feed.err(), atom_xml);
+            let feed = feed.unwrap_or_default();
+            prop_assert_eq!(feed.entries().len(), items.len());
+            for entry in feed.entries() {
+                // RFC 4287 §4.1.1: an entry without content needs an alternate link.
+                let alternate = entry.links().iter().any(|l| l.rel() == "alternate");
+                prop_assert!(alternate || entry.content().is_some(), "entry {} has neither", entry.id());
+                prop_assert!(!entry.title().as_str().trim().is_empty());
+            }
+
+            let json = json::render(&items, &meta, &lookup);
+            let doc: Result<serde_json::Value, _> = serde_json::from_str(&json);
+            prop_assert!(doc.is_ok(), "JSON Feed does not parse: {:?}", doc.err());
+            let doc = doc.unwrap_or_default();
+            prop_assert_eq!(doc["items"].as_array().map(Vec::len), Some(items.len()));
+            for entry in doc["items"].as_array().into_iter().flatten() {
+                let date = entry["date_published"].as_str().unwrap_or("");
+                prop_assert!(DateTime::parse_from_rfc3339(date).is_ok(), "{:?}", date);
+            }
+        }
+    }
+
+    #[test]
+    fn an_item_without_a_link_carries_content_in_atom() {
+        let mut no_link = item(1, "只有标题");
+        no_link.link = None;
+        no_link.summary = None;
+        let mut with_summary = item(2, "有摘要");
+        with_summary.link = None;
+        let xml = atom::render(&[no_link, with_summary], &meta(), &lookup);
+        let feed: atom_syndication::Feed = xml.parse().unwrap();
+        let first = feed.entries()[0].content().unwrap();
+        assert_eq!(first.content_type(), Some("text"));
+        assert_eq!(first.value(), Some("只有标题"));
+        let second = feed.entries()[1].content().unwrap();
+        assert_eq!(second.content_type(), Some("html"));
+        assert!(second.value().unwrap().contains("summary"));
+        // A linked entry keeps its alternate link and gets no content element.
+        let linked = atom::render(&[item(3, "有链接")], &meta(), &lookup);
+        assert!(!linked.contains("<content"), "{linked}");
+    }
+
+    #[test]
+    fn dates_beyond_what_feeds_can_write_are_clamped() {
+        let mut it = item(1, "x");
+        it.published = DateTime::<Utc>::MIN_UTC;
+        it.updated = DateTime::<Utc>::MAX_UTC;
+        let xml = rss::render(std::slice::from_ref(&it), &meta(), &lookup);
+        assert!(
+            xml.contains("<pubDate>Thu, 1 Jan 1970 00:00:00 +0000</pubDate>"),
+            "{xml}"
+        );
+        let json = json::render(&[it], &meta(), &lookup);
+        assert!(
+            json.contains("\"date_modified\": \"9999-12-31T23:59:59Z\""),
+            "{json}"
+        );
+    }
+}

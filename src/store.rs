@@ -2069,6 +2069,62 @@ impl Store {
         Ok(problems)
     }
 
+    /// Test support for upgrade tests: rewrites an item's published time (index entries moved
+    /// with it, in one transaction) without the believability rule, as an older headwire could
+    /// have stored it. Returns whether the item exists.
+    #[doc(hidden)]
+    pub fn debug_set_published(
+        &self,
+        id: &str,
+        published: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Some(key) = unhex(id) else {
+            return Ok(false);
+        };
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mut item) = self.load(&key)? else {
+            return Ok(false);
+        };
+        let mut m = Mutations::default();
+        for (tree, entry) in index_entries(&item, &key) {
+            m.del(tree, entry);
+        }
+        item.published = published;
+        for (tree, entry) in index_entries(&item, &key) {
+            m.put(tree, entry, Vec::new());
+        }
+        m.put(
+            TreeId::Titles,
+            title_entry(&item.title_key, &key),
+            published.timestamp_millis().to_be_bytes().to_vec(),
+        );
+        m.put(TreeId::Items, key.to_vec(), encode(&item));
+        self.commit(&m, published, false)?;
+        Ok(true)
+    }
+
+    /// Test support for upgrade tests: marks the store as written by layout `version` (e.g.
+    /// `headwire-store/3`), so the next open runs that version's upgrade.
+    #[doc(hidden)]
+    pub fn debug_set_layout(&self, version: &str) -> Result<(), StoreError> {
+        self.meta.insert(SCHEMA_KEY, version.as_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Tombstones held (for `store stats` and upgrade tests).
+    pub fn tombstone_count(&self) -> usize {
+        self.tombstones.len()
+    }
+
+    /// The layout version the store's meta records.
+    pub fn layout(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .meta
+            .get(SCHEMA_KEY)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
     /// Test support: removes the `by_time` entry of the item with this hex id outside any
     /// transaction, to prove that `verify` notices. Returns whether an entry was removed.
     #[doc(hidden)]

@@ -1,0 +1,193 @@
+//! The layout 3 → 4 upgrade under SIGKILL: a `headwire-store/3` store holding tombstones left by
+//! the old retention rule and items whose published times an older parser let through (year 1,
+//! 1900) is opened by a child process, which the parent kills at spread-out moments of the
+//! upgrade. After every kill the store must open, finish the upgrade, verify clean, hold every
+//! item, and have lifted every tombstone — whichever step the kill interrupted.
+//!
+//! The child is this test binary re-executed with `HEADWIRE_UPGRADE_CHILD` set to the store path.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use headwire::normalize::text::title_key;
+use headwire::normalize::Observed;
+use headwire::store::{BatchContext, Query, Retention, RetentionPolicy, Store, SCHEMA_VERSION};
+
+const TEST_NAME: &str = "a_kill_at_any_moment_of_the_upgrade_leaves_a_store_that_finishes_it";
+const CHILD_ENV: &str = "HEADWIRE_UPGRADE_CHILD";
+const STORIES: usize = 4_000;
+/// `keep_items` under the old rule: the rest were swept into tombstones.
+const KEPT: usize = 2_500;
+/// Items whose published time is rewritten to an unbelievable one.
+const DAMAGED: usize = 1_500;
+const KILLS: usize = 8;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap()
+}
+
+fn story(i: usize) -> Observed {
+    let title = format!("第{i}号公告：关于某事的通知");
+    Observed {
+        identity: format!("link:example.com/notice/{i}"),
+        link: Some(format!("https://example.com/notice/{i}")),
+        title_key: title_key(&title),
+        title,
+        summary: None,
+        author: None,
+        image: None,
+        guid: None,
+        published: Some(now() - chrono::Duration::minutes(i as i64)),
+        page_labels: vec!["公告".into()],
+    }
+}
+
+/// Builds the layout-3 store the upgrade starts from.
+fn build_v3_store(path: &Path) {
+    let store = Store::open(path).unwrap();
+    let stories: Vec<Observed> = (0..STORIES).map(story).collect();
+    for chunk in stories.chunks(200) {
+        let ctx = BatchContext {
+            source_id: "a",
+            section_key: "a/x",
+            section_name: "x",
+            title_window: None,
+            now: now(),
+        };
+        store.apply_batch_deferred(&ctx, chunk).unwrap();
+    }
+    let mut retention = Retention::default();
+    retention
+        .sources
+        .insert("a".into(), RetentionPolicy::new(None, Some(KEPT)));
+    let report = store.sweep(&retention, now()).unwrap();
+    assert_eq!(report.deleted.len(), STORIES - KEPT);
+    let ids: Vec<String> = store
+        .query(
+            &Query {
+                limit: KEPT,
+                ..Query::default()
+            },
+            &|_| true,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|item| item.id)
+        .collect();
+    assert_eq!(ids.len(), KEPT);
+    for (n, id) in ids.iter().take(DAMAGED).enumerate() {
+        let year = if n % 2 == 0 { 1 } else { 1900 };
+        let bad = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).unwrap();
+        assert!(store.debug_set_published(id, bad).unwrap());
+    }
+    store.flush().unwrap();
+    store.debug_set_layout("headwire-store/3").unwrap();
+    assert_eq!(store.tombstone_count(), STORIES - KEPT);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Opens the store until sled's lock is free (a killed child's lock goes with its process).
+fn reopen(path: &Path) -> Store {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(path) {
+            Ok(store) => return store,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("reopen: {e}; again");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("the store does not open after a kill: {e}"),
+        }
+    }
+}
+
+/// Everything the upgrade promises, checked on a store that has finished it.
+fn assert_upgraded(store: &Store, life: &str) {
+    let problems = store.verify().unwrap();
+    assert!(
+        problems.is_empty(),
+        "{life}: {} problems, e.g. {:?}",
+        problems.len(),
+        &problems[..problems.len().min(3)]
+    );
+    assert_eq!(store.len(), KEPT, "{life}: every item is still there");
+    assert_eq!(
+        store.tombstone_count(),
+        0,
+        "{life}: every tombstone is lifted"
+    );
+    assert_eq!(
+        store.layout().unwrap().as_deref(),
+        Some(SCHEMA_VERSION),
+        "{life}"
+    );
+    // A story the old rule swept comes back when its page lists it again.
+    let ctx = BatchContext {
+        source_id: "a",
+        section_key: "a/x",
+        section_name: "x",
+        title_window: None,
+        now: now() + chrono::Duration::days(1),
+    };
+    let out = store.apply_batch(&ctx, &[story(STORIES - 1)]).unwrap();
+    assert_eq!((out.new, out.tombstoned), (1, 0), "{life}");
+}
+
+fn spawn_child(path: &Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, path)
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_kill_at_any_moment_of_the_upgrade_leaves_a_store_that_finishes_it() {
+    if let Ok(path) = std::env::var(CHILD_ENV) {
+        // Child: open (which upgrades), then exit.
+        drop(Store::open(Path::new(&path)).unwrap());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("v3");
+    build_v3_store(&fixture);
+
+    // One uninterrupted upgrade in a child: how long the kills have to spread over.
+    let whole = dir.path().join("whole");
+    copy_dir(&fixture, &whole);
+    let started = Instant::now();
+    let status = spawn_child(&whole).wait().unwrap();
+    let span = started.elapsed();
+    assert!(status.success(), "the upgrade itself succeeds");
+    assert_upgraded(&reopen(&whole), "uninterrupted");
+
+    for kill in 0..KILLS {
+        let path = dir.path().join(format!("kill{kill}"));
+        copy_dir(&fixture, &path);
+        let mut child = spawn_child(&path);
+        // Spread over the whole run, start-up included, and a little past it.
+        let at = span.mul_f64((kill as f64 + 0.5) / KILLS as f64 * 1.1);
+        std::thread::sleep(at);
+        let _ = child.kill();
+        let _ = child.wait();
+        let store = reopen(&path);
+        assert_upgraded(&store, &format!("kill {kill} at {at:?} of {span:?}"));
+    }
+}

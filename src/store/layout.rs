@@ -1,0 +1,248 @@
+//! The store's on-disk layout: tree keys (newest-first times, 8-byte prefixes, ids), the records
+//! kept under them and their encodings, and the batch of writes one transaction applies.
+
+use super::*;
+
+/// The layout version this code reads and writes.
+pub const SCHEMA_VERSION: &str = "headwire-store/4";
+/// The layout before retention counted age from first-seen.
+pub(super) const SCHEMA_V3: &str = "headwire-store/3";
+/// The layout before index counters, migrated in place on open.
+pub(super) const SCHEMA_V2: &str = "headwire-store/2";
+/// The first layout, migrated in place on open (it had no aliases, tombstones or counters).
+pub(super) const SCHEMA_V1: &str = "headwire-store/1";
+pub(super) const SCHEMA_KEY: &[u8] = b"schema";
+pub(super) const LAST_CHANGE_KEY: &[u8] = b"last_change";
+pub(super) const ITEM_COUNT_KEY: &[u8] = b"item_count";
+pub(super) const SOURCE_KEY_PREFIX: &[u8] = b"source/";
+/// Prefix of the per-prefix index counters in `meta` (see the module doc).
+pub(super) const COUNT_KEY_PREFIX: &[u8] = b"count/";
+/// `meta` prefix of each section's latest listing: `listed/` + `source/section` key → the 16-byte
+/// ids the section's latest successful poll listed, concatenated (retention never ages them out).
+pub(super) const LISTED_KEY_PREFIX: &[u8] = b"listed/";
+/// Items deleted per sweep transaction (bounds how long a sweep holds the writer lock).
+pub(super) const SWEEP_CHUNK: usize = 256;
+/// Folded titles shorter than this never merge across sources (too likely to collide).
+pub(super) const MIN_TITLE_MATCH_CHARS: usize = 4;
+
+/// sled's page cache when `[store] cache_mb` is not set: past this, uncached feed renders got
+/// little faster while peak memory kept growing (BENCHMARKS.md).
+pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Retention when a source sets neither `keep_days` nor `keep_items`, and the tombstone window
+/// for sources without `keep_days`.
+pub const DEFAULT_KEEP_DAYS: u32 = 30;
+
+/// Maps a time to 8 bytes that sort newest-first.
+pub(super) fn inverted_time(t: DateTime<Utc>) -> [u8; 8] {
+    (u64::MAX - ordered_millis(t)).to_be_bytes()
+}
+
+/// Maps a time to a u64 that sorts like the time (oldest first).
+pub(super) fn ordered_millis(t: DateTime<Utc>) -> u64 {
+    (t.timestamp_millis() as u64) ^ (1u64 << 63)
+}
+
+pub(super) fn time_from_inverted(bytes: &[u8]) -> Option<DateTime<Utc>> {
+    let raw: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+    let ordered = u64::MAX - u64::from_be_bytes(raw);
+    let ms = (ordered ^ (1u64 << 63)) as i64;
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+/// The 16-byte item id for an identity key.
+pub fn item_id(identity: &str) -> [u8; 16] {
+    xxh3_128(identity.as_bytes()).to_be_bytes()
+}
+
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(super) fn unhex(text: &str) -> Option<[u8; 16]> {
+    if text.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
+        let s = std::str::from_utf8(chunk).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+pub(super) fn id16(bytes: Option<&[u8]>) -> Option<[u8; 16]> {
+    bytes.and_then(|b| <[u8; 16]>::try_from(b).ok())
+}
+
+pub(super) fn prefix8(text: &str) -> [u8; 8] {
+    xxh3_64(text.as_bytes()).to_be_bytes()
+}
+
+pub(super) fn index_key(
+    prefix: Option<[u8; 8]>,
+    published: DateTime<Utc>,
+    id: &[u8; 16],
+) -> Vec<u8> {
+    let mut key = Vec::with_capacity(32);
+    if let Some(p) = prefix {
+        key.extend_from_slice(&p);
+    }
+    key.extend_from_slice(&inverted_time(published));
+    key.extend_from_slice(id);
+    key
+}
+
+/// Every index entry that points at `item` (by time, by each source, by each label key).
+pub(super) fn index_entries(item: &Item, id: &[u8; 16]) -> Vec<(TreeId, Vec<u8>)> {
+    let mut entries = vec![(TreeId::ByTime, index_key(None, item.published, id))];
+    for source in &item.sources {
+        entries.push((
+            TreeId::BySource,
+            index_key(Some(prefix8(source)), item.published, id),
+        ));
+    }
+    for key in &item.label_keys {
+        entries.push((
+            TreeId::ByLabel,
+            index_key(Some(prefix8(key)), item.published, id),
+        ));
+    }
+    entries
+}
+
+/// Published times before this are not believed (no portal headline predates it; parsers that
+/// read a stray number as a year produce such times): the first-seen time is used instead.
+pub const EARLIEST_PUBLISHED: DateTime<Utc> =
+    DateTime::from_timestamp_nanos(631_152_000_000_000_000);
+
+/// How far after first-seen a published time may lie (a portal's clock or zone a little off).
+pub const PUBLISHED_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Whether `published` can be stored for a story first seen at `first_seen`: not before
+/// [`EARLIEST_PUBLISHED`] and not more than [`PUBLISHED_TOLERANCE`] after first-seen. Every
+/// stored item satisfies it (checked by `store verify`), so rendering never meets a year that
+/// RFC 822 or RFC 3339 cannot write.
+pub fn published_is_believable(published: DateTime<Utc>, first_seen: DateTime<Utc>) -> bool {
+    published >= EARLIEST_PUBLISHED
+        && first_seen
+            .checked_add_signed(PUBLISHED_TOLERANCE)
+            .is_some_and(|latest| published <= latest)
+}
+
+pub(super) fn title_entry(title_key: &str, id: &[u8; 16]) -> Vec<u8> {
+    let mut key = prefix8(title_key).to_vec();
+    key.extend_from_slice(id);
+    key
+}
+
+pub(super) fn pair_key(first: &[u8; 16], second: &[u8; 16]) -> Vec<u8> {
+    let mut key = first.to_vec();
+    key.extend_from_slice(second);
+    key
+}
+
+pub(super) fn expiry_key(expires: DateTime<Utc>, id: &[u8; 16]) -> Vec<u8> {
+    let mut key = ordered_millis(expires).to_be_bytes().to_vec();
+    key.extend_from_slice(id);
+    key
+}
+
+/// The `meta` key counting the entries of an index tree under one 8-byte prefix; `None` for
+/// trees without counters.
+pub(super) fn count_key(tree: TreeId, prefix: &[u8]) -> Option<Vec<u8>> {
+    let tag = match tree {
+        TreeId::ByLabel => b'l',
+        TreeId::BySource => b's',
+        _ => return None,
+    };
+    let mut key = COUNT_KEY_PREFIX.to_vec();
+    key.push(tag);
+    key.extend_from_slice(prefix.get(..8)?);
+    Some(key)
+}
+
+pub(super) fn listed_key(section_key: &str) -> Vec<u8> {
+    let mut key = LISTED_KEY_PREFIX.to_vec();
+    key.extend_from_slice(section_key.as_bytes());
+    key
+}
+
+pub(super) fn source_key(source: &str) -> Vec<u8> {
+    let mut key = SOURCE_KEY_PREFIX.to_vec();
+    key.extend_from_slice(source.as_bytes());
+    key
+}
+
+pub(super) fn decode_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+pub(super) fn decode_item(bytes: &[u8]) -> Result<Item, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree: "items",
+        message: e.to_string(),
+    })
+}
+
+pub(super) fn decode_tombstone(bytes: &[u8]) -> Result<Tombstone, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree: "tombstones",
+        message: e.to_string(),
+    })
+}
+
+pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising our own plain structs to JSON cannot fail (no maps with non-string keys).
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// The trees a transaction writes, in the order [`Store::commit`] opens them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum TreeId {
+    Items,
+    ByTime,
+    ByLabel,
+    BySource,
+    Titles,
+    Aliases,
+    AliasesByItem,
+    Tombstones,
+    TombExpiry,
+    Meta,
+}
+
+/// Writes to apply as one transaction, plus the change in item count.
+#[derive(Default)]
+pub(super) struct Mutations {
+    pub(super) ops: Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>,
+    pub(super) item_delta: i64,
+}
+
+impl Mutations {
+    pub(super) fn put(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push((tree, key, Some(value)));
+    }
+
+    pub(super) fn del(&mut self, tree: TreeId, key: Vec<u8>) {
+        self.ops.push((tree, key, None));
+    }
+}
+
+/// What a deleted item (or an identity merged into it) leaves behind.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(super) struct Tombstone {
+    /// When the sweep deleted it.
+    pub(super) deleted: DateTime<Utc>,
+    /// When the tombstone is forgotten.
+    pub(super) expires: DateTime<Utc>,
+    /// The deleted item's published time (title matches use the same window as live items).
+    pub(super) published: DateTime<Utc>,
+    /// Sources the item had been seen in.
+    pub(super) sources: Vec<String>,
+    /// The deleted item's folded title (its `titles` entry stays until expiry); `None` for an
+    /// alias.
+    pub(super) title_key: Option<String>,
+    /// For an alias: hex id of the item it had been merged into.
+    pub(super) alias_of: Option<String>,
+}

@@ -1,0 +1,181 @@
+//! Upgrades from older layouts, one version step at a time, each resumable after a crash.
+
+use super::*;
+
+/// Counts the entries of an index tree per 8-byte prefix, keyed by their `meta` counter key.
+pub(super) fn scan_counts(
+    tree: &sled::Tree,
+    id: TreeId,
+) -> Result<BTreeMap<Vec<u8>, u64>, StoreError> {
+    let mut counts = BTreeMap::new();
+    for key in tree.iter().keys() {
+        if let Some(counter) = count_key(id, &key?) {
+            *counts.entry(counter).or_insert(0u64) += 1;
+        }
+    }
+    Ok(counts)
+}
+
+impl Store {
+    /// `headwire-store/3` → 4, for the rule that retention ages a story from when it was first
+    /// stored and never removes one its section still lists:
+    /// - every tombstone is lifted (with its expiry entry and its `titles` entry): the old rule
+    ///   deleted stories by their *published* age, so pages that still list them bring them back
+    ///   on their next poll;
+    /// - a published time that is not believable (before [`EARLIEST_PUBLISHED`] or more than
+    ///   [`PUBLISHED_TOLERANCE`] after first-seen; older parsers let such times through) becomes
+    ///   the first-seen time, with its index entries moved;
+    /// - text fields beyond the caps of [`crate::normalize::bounds`] are clipped.
+    ///
+    /// Each step is idempotent and each item is fixed in one transaction; the version key is
+    /// written last, so a kill mid-upgrade leaves a store that opens, verifies and resumes.
+    pub(super) fn migrate_v3(&self) -> Result<(), StoreError> {
+        let items = self.items.len();
+        let tombstones = self.tombstones.len();
+        tracing::info!(
+            items,
+            tombstones,
+            "upgrading the store from {SCHEMA_V3} to {SCHEMA_VERSION}: lifting tombstones left by \
+             the old retention rule and checking every item's published time"
+        );
+        let now = Utc::now();
+        let mut lifted = 0usize;
+        loop {
+            let due: Vec<(sled::IVec, sled::IVec)> = self
+                .tombstones
+                .iter()
+                .take(SWEEP_CHUNK)
+                .collect::<Result<_, _>>()?;
+            if due.is_empty() {
+                break;
+            }
+            let mut m = Mutations::default();
+            for (key, bytes) in &due {
+                m.del(TreeId::Tombstones, key.to_vec());
+                let (Some(id), Ok(tomb)) = (id16(Some(key.as_ref())), decode_tombstone(bytes))
+                else {
+                    continue;
+                };
+                m.del(TreeId::TombExpiry, expiry_key(tomb.expires, &id));
+                if let Some(title_key) = &tomb.title_key {
+                    m.del(TreeId::Titles, title_entry(title_key, &id));
+                }
+                lifted += 1;
+            }
+            self.commit(&m, now, false)?;
+        }
+        // Expiry entries whose tombstone was already gone (none in a consistent store).
+        for key in self.tomb_expiry.iter().keys() {
+            self.tomb_expiry.remove(key?)?;
+        }
+        let mut repaired = 0usize;
+        let mut examined = 0usize;
+        for entry in self.items.iter() {
+            let (key, bytes) = entry?;
+            examined += 1;
+            if examined % 100_000 == 0 {
+                tracing::info!(examined, of = items, "store upgrade: checking items");
+            }
+            let (Some(id), Ok(item)) = (id16(Some(key.as_ref())), decode_item(&bytes)) else {
+                continue; // `store verify` reports undecodable records; the upgrade leaves them.
+            };
+            let mut fixed = item.clone();
+            crate::normalize::bounds::clip_item_text(
+                &mut fixed.title,
+                &mut fixed.summary,
+                &mut fixed.author,
+                &mut fixed.labels,
+            );
+            if !published_is_believable(fixed.published, fixed.first_seen) {
+                fixed.published = fixed.first_seen;
+            }
+            if fixed == item {
+                continue;
+            }
+            let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut m = Mutations::default();
+            if fixed.published != item.published {
+                for (tree, key) in index_entries(&item, &id) {
+                    m.del(tree, key);
+                }
+                for (tree, key) in index_entries(&fixed, &id) {
+                    m.put(tree, key, Vec::new());
+                }
+                m.put(
+                    TreeId::Titles,
+                    title_entry(&fixed.title_key, &id),
+                    fixed.published.timestamp_millis().to_be_bytes().to_vec(),
+                );
+            }
+            m.put(TreeId::Items, id.to_vec(), encode(&fixed));
+            self.commit(&m, now, true)?;
+            repaired += 1;
+        }
+        self.meta.insert(SCHEMA_KEY, SCHEMA_VERSION.as_bytes())?;
+        self.db.flush()?;
+        tracing::info!(
+            lifted,
+            repaired,
+            "store migrated from {SCHEMA_V3} to {SCHEMA_VERSION}"
+        );
+        Ok(())
+    }
+
+    /// `headwire-store/1` → 2: the same items and indexes; adds the item count and the source
+    /// registry (v1 never wrote aliases or tombstones). The version key is written last, so an
+    /// interrupted migration simply runs again.
+    pub(super) fn migrate_v1(
+        db: &sled::Db,
+        meta: &sled::Tree,
+        items: &sled::Tree,
+    ) -> Result<(), StoreError> {
+        let mut count = 0u64;
+        let mut sources = BTreeSet::new();
+        for entry in items.iter() {
+            let (_, bytes) = entry?;
+            let item = decode_item(&bytes)?;
+            count += 1;
+            sources.extend(item.sources);
+        }
+        for source in &sources {
+            meta.insert(source_key(source), &[][..])?;
+        }
+        meta.insert(ITEM_COUNT_KEY, &count.to_be_bytes()[..])?;
+        meta.insert(SCHEMA_KEY, SCHEMA_V2.as_bytes())?;
+        db.flush()?;
+        tracing::info!(
+            items = count,
+            "store migrated from {SCHEMA_V1} to {SCHEMA_V2}"
+        );
+        Ok(())
+    }
+
+    /// `headwire-store/2` → 3: adds the per-prefix counters of `by_label` and `by_source`,
+    /// counted once by scanning both (seconds at a million items). The version key is written
+    /// last, so an interrupted migration simply runs again.
+    pub(super) fn migrate_v2(
+        db: &sled::Db,
+        meta: &sled::Tree,
+        by_label: &sled::Tree,
+        by_source: &sled::Tree,
+    ) -> Result<(), StoreError> {
+        tracing::info!(
+            "upgrading the store from {SCHEMA_V2} to {SCHEMA_V3}: counting the label and \
+             source indexes once (about a minute per million items)"
+        );
+        for key in meta.scan_prefix(COUNT_KEY_PREFIX).keys() {
+            meta.remove(key?)?;
+        }
+        let mut counters = 0usize;
+        for (tree, id) in [(by_label, TreeId::ByLabel), (by_source, TreeId::BySource)] {
+            for (key, count) in scan_counts(tree, id)? {
+                meta.insert(key, &count.to_be_bytes()[..])?;
+                counters += 1;
+            }
+        }
+        meta.insert(SCHEMA_KEY, SCHEMA_V3.as_bytes())?;
+        db.flush()?;
+        tracing::info!(counters, "store migrated from {SCHEMA_V2} to {SCHEMA_V3}");
+        Ok(())
+    }
+}

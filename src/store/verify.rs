@@ -1,0 +1,235 @@
+//! `store verify`: every index, alias, tombstone, listing and counter checked against the items.
+
+use super::*;
+
+/// For [`Store::verify`]: compares the keys of a derived tree with the keys its records imply,
+/// reporting entries nothing implies (`{name}: entry … {unexpected}`) and implied entries that
+/// are missing.
+pub(super) fn reconcile_keys(
+    tree: &sled::Tree,
+    name: &str,
+    unexpected: &str,
+    mut expected: BTreeSet<Vec<u8>>,
+    problems: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    for key in tree.iter().keys() {
+        let key = key?;
+        if !expected.remove(key.as_ref()) {
+            problems.push(format!("{name}: entry {} {unexpected}", hex(&key)));
+        }
+    }
+    for key in expected {
+        problems.push(format!("{name}: missing entry {}", hex(&key)));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Checks every index, alias, tombstone and counter against the items (and the items
+    /// against them); returns one line per mismatch (empty: consistent).
+    pub fn verify(&self) -> Result<Vec<String>, StoreError> {
+        let _shared = self.commit_lock.read().unwrap_or_else(|e| e.into_inner());
+        let mut problems = Vec::new();
+        let mut expected: BTreeSet<(usize, Vec<u8>)> = BTreeSet::new();
+        let mut titles_expected: BTreeSet<Vec<u8>> = BTreeSet::new();
+        let mut item_ids: HashSet<[u8; 16]> = HashSet::new();
+        let mut item_sources: BTreeSet<String> = BTreeSet::new();
+        let mut identities: HashMap<String, [u8; 16]> = HashMap::new();
+        for entry in self.items.iter() {
+            let (key, bytes) = entry?;
+            let item = match decode_item(&bytes) {
+                Ok(item) => item,
+                Err(e) => {
+                    problems.push(format!("item {}: {e}", hex(&key)));
+                    continue;
+                }
+            };
+            let Some(id) = id16(Some(key.as_ref())) else {
+                problems.push(format!("item key {} is not 16 bytes", hex(&key)));
+                continue;
+            };
+            item_ids.insert(id);
+            if item.id != hex(&id) {
+                problems.push(format!("item {} records id {}", hex(&id), item.id));
+            }
+            if item_id(&item.identity) != id {
+                problems.push(format!(
+                    "item {}: identity `{}` hashes to another id",
+                    hex(&id),
+                    item.identity
+                ));
+            }
+            if let Some(other) = identities.insert(item.identity.clone(), id) {
+                problems.push(format!(
+                    "items {} and {} share identity `{}`",
+                    hex(&other),
+                    hex(&id),
+                    item.identity
+                ));
+            }
+            if !published_is_believable(item.published, item.first_seen) {
+                problems.push(format!(
+                    "item {}: published {} is not believable for first-seen {}",
+                    hex(&id),
+                    item.published,
+                    item.first_seen
+                ));
+            }
+            expected.insert((0, index_key(None, item.published, &id)));
+            for l in &item.label_keys {
+                expected.insert((1, index_key(Some(prefix8(l)), item.published, &id)));
+            }
+            for s in &item.sources {
+                expected.insert((2, index_key(Some(prefix8(s)), item.published, &id)));
+                item_sources.insert(s.clone());
+            }
+            titles_expected.insert(title_entry(&item.title_key, &id));
+        }
+        let names = ["by_time", "by_label", "by_source"];
+        let ids = [TreeId::ByTime, TreeId::ByLabel, TreeId::BySource];
+        let mut counted: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        for (n, tree) in [&self.by_time, &self.by_label, &self.by_source]
+            .into_iter()
+            .enumerate()
+        {
+            for entry in tree.iter() {
+                let (key, _) = entry?;
+                if let Some(counter) = count_key(ids[n], &key) {
+                    *counted.entry(counter).or_default() += 1;
+                }
+                if !expected.remove(&(n, key.to_vec())) {
+                    problems.push(format!(
+                        "{}: entry {} points at no matching item",
+                        names[n],
+                        hex(&key)
+                    ));
+                }
+            }
+        }
+        for (tree, key) in &expected {
+            problems.push(format!(
+                "{}: missing entry {} for a stored item",
+                names[*tree],
+                hex(key)
+            ));
+        }
+        // Tombstones: each decodes, is no live item, and has exactly its expiry entry (and, for
+        // a deleted item, its `titles` entry).
+        let mut expiry_expected: BTreeSet<Vec<u8>> = BTreeSet::new();
+        let mut tomb_titles: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for entry in self.tombstones.iter() {
+            let (key, bytes) = entry?;
+            let Some(id) = id16(Some(key.as_ref())) else {
+                problems.push(format!("tombstone key {} is not 16 bytes", hex(&key)));
+                continue;
+            };
+            let tomb = match decode_tombstone(&bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(format!("tombstone {}: {e}", hex(&id)));
+                    continue;
+                }
+            };
+            if item_ids.contains(&id) {
+                problems.push(format!("{} is both an item and a tombstone", hex(&id)));
+            }
+            expiry_expected.insert(expiry_key(tomb.expires, &id));
+            if let Some(title_key) = &tomb.title_key {
+                tomb_titles.insert(title_entry(title_key, &id));
+            }
+        }
+        reconcile_keys(
+            &self.tomb_expiry,
+            "tomb_expiry",
+            "matches no tombstone",
+            expiry_expected,
+            &mut problems,
+        )?;
+        for entry in self.titles.iter() {
+            let (key, _) = entry?;
+            if !titles_expected.remove(key.as_ref()) && !tomb_titles.remove(key.as_ref()) {
+                problems.push(format!(
+                    "titles: entry {} points at no matching item or tombstone",
+                    hex(&key)
+                ));
+            }
+        }
+        for key in titles_expected.into_iter().chain(tomb_titles) {
+            problems.push(format!("titles: missing entry {}", hex(&key)));
+        }
+        // Aliases: each leads to a live item, is not an item itself, and is mirrored exactly.
+        let mut reverse_expected: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for entry in self.aliases.iter() {
+            let (key, value) = entry?;
+            let (Some(alias), Some(target)) =
+                (id16(Some(key.as_ref())), id16(Some(value.as_ref())))
+            else {
+                problems.push(format!("aliases: malformed entry {}", hex(&key)));
+                continue;
+            };
+            if !item_ids.contains(&target) {
+                problems.push(format!(
+                    "aliases: {} points at missing item {}",
+                    hex(&alias),
+                    hex(&target)
+                ));
+            }
+            if item_ids.contains(&alias) {
+                problems.push(format!("aliases: {} is also an item", hex(&alias)));
+            }
+            reverse_expected.insert(pair_key(&target, &alias));
+        }
+        reconcile_keys(
+            &self.aliases_by_item,
+            "aliases_by_item",
+            "matches no alias",
+            reverse_expected,
+            &mut problems,
+        )?;
+        // Index counters: one per prefix in use, equal to its entries.
+        for entry in self.meta.scan_prefix(COUNT_KEY_PREFIX) {
+            let (key, raw) = entry?;
+            let stored = decode_u64(&raw);
+            let actual = counted.remove(key.as_ref());
+            if stored != actual {
+                problems.push(format!(
+                    "meta: counter {} says {stored:?} but the index holds {actual:?}",
+                    hex(&key)
+                ));
+            }
+        }
+        for (key, actual) in counted {
+            problems.push(format!(
+                "meta: no counter {} for {actual} index entries",
+                hex(&key)
+            ));
+        }
+        for entry in self.meta.scan_prefix(LISTED_KEY_PREFIX) {
+            let (key, ids) = entry?;
+            if ids.len() % 16 != 0 {
+                problems.push(format!(
+                    "meta: listing {} is {} bytes, not a whole number of ids",
+                    String::from_utf8_lossy(&key),
+                    ids.len()
+                ));
+            }
+        }
+        // Counters and the source registry.
+        let counted = self
+            .meta
+            .get(ITEM_COUNT_KEY)?
+            .and_then(|raw| decode_u64(&raw));
+        if counted != Some(item_ids.len() as u64) {
+            problems.push(format!(
+                "meta: item count {counted:?} but {} items stored",
+                item_ids.len()
+            ));
+        }
+        for source in item_sources {
+            if !self.meta.contains_key(source_key(&source))? {
+                problems.push(format!("meta: source `{source}` is not registered"));
+            }
+        }
+        Ok(problems)
+    }
+}

@@ -121,7 +121,7 @@ fn assert_peak_bounded(run: &Run, what: &str) {
 /// What a faulty section must end as.
 #[derive(Debug)]
 enum Expect {
-    /// The section's error, with its kind and a part of its message.
+    /// The section's error, with its kind (`*`: any kind) and a part of its message.
     Error(&'static str, &'static str),
     /// The section lands exactly this many items.
     Lands(usize),
@@ -504,7 +504,7 @@ fn a_deeply_nested_page_is_parsed_in_bounded_time() {
         + &html_section("deep", &fixture, "/deep/", "")
         + &html_section("healthy", &fixture, "/healthy/", "");
     let site = Site::new(&config_text(&sources));
-    let run = site.poll_once(Duration::from_secs(15));
+    let run = site.poll_once(Duration::from_secs(10));
     println!(
         "100k-deep page: poll --once took {:?}, peak RSS {} MiB",
         run.run.elapsed,
@@ -513,7 +513,7 @@ fn a_deeply_nested_page_is_parsed_in_bounded_time() {
     // needs: bounded parse time for deeply nested HTML (real bug today, see above)
     assert!(
         !run.run.timed_out,
-        "poll --once of a 100k-deep page ran past 15 s (killed)"
+        "poll --once of a 100k-deep page ran past 10 s (killed)"
     );
     run.assert_complete(&section_keys(&site.config));
     assert_eq!(run.found("n/healthy"), (3, 3));
@@ -524,6 +524,63 @@ fn a_deeply_nested_page_is_parsed_in_bounded_time() {
     }
     assert_peak_bounded(&run.run, "poll --once of a 100k-deep page");
     site.assert_store_consistent();
+}
+
+/// Sections whose pages are expensive to parse and store must not make their small
+/// neighbours time out: the neighbours answer after 0.5 s (while the big pages are being
+/// processed), well within their 2 s timeout, so any `timeout` on them is the poller's own
+/// doing.
+///
+/// Today this fails in a debug build: parsing and storing run on the async workers, so one
+/// big page per worker (20,000 items, ~3 MB) keeps every worker busy for seconds and the
+/// small feeds' 2 s request timeouts fire although their bytes are waiting in the socket. (A
+/// fixed poller passes whatever the machine's speed: it has 1.5 s to read a 300-byte answer.)
+#[test]
+fn heavy_pages_do_not_time_out_their_neighbours() {
+    let fixture = Fixture::start();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    let mut sources = source("w", &fixture);
+    for k in 0..workers {
+        let path = format!("/heavy{k}/");
+        fixture.set(&path, Reply::html(page(&format!("heavy{k}"), 20_000)));
+        sources += &html_section(&format!("heavy{k}"), &fixture, &path, "limit = 10000");
+    }
+    let base = fixture.base.clone();
+    for k in 0..3 {
+        let path = format!("/small{k}.xml");
+        fixture.set(
+            &path,
+            Reply::rss(rss(
+                &base,
+                "",
+                &rss_item(&format!("small {k}"), &format!("{base}/small/{k}.html"), ""),
+            ))
+            .late(Duration::from_millis(500)),
+        );
+        sources += &feed_section(&format!("small{k}"), &fixture, &path, "");
+    }
+    let site = Site::new(&config_text(&sources));
+    let run = site.poll_once(POLL_LIMIT);
+    println!(
+        "{workers} heavy pages beside 3 small feeds: poll --once took {:?}, peak RSS {} MiB",
+        run.run.elapsed,
+        run.run.peak_kib / 1024
+    );
+    run.assert_complete(&section_keys(&site.config));
+    for k in 0..workers {
+        assert_eq!(run.found(&format!("w/heavy{k}")).0, 10_000);
+    }
+    let starved: Vec<String> = (0..3)
+        .map(|k| format!("w/small{k}"))
+        .filter(|key| !matches!(run.line(key), Line::Found { found: 1, new: 1 }))
+        .map(|key| format!("{key}: {:?}", run.line(&key)))
+        .collect();
+    // needs: parsing and storing off the async workers (real bug today, see above)
+    assert!(
+        starved.is_empty(),
+        "small feeds starved:\n{}",
+        starved.join("\n")
+    );
 }
 
 /// `poll --once` prints every section and exits non-zero only when every section failed.

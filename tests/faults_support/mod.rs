@@ -31,6 +31,8 @@ pub enum Reply {
     Raw(Arc<Vec<u8>>),
     /// Reads the request and never answers (holds the socket for [`HANG_FOR`]).
     Hang,
+    /// Writes these bytes after waiting this long.
+    Late(Duration, Arc<Vec<u8>>),
     /// Writes the head at once, then the body one byte per `every`.
     Trickle {
         head: Vec<u8>,
@@ -100,7 +102,7 @@ impl Reply {
         Reply::Raw(Arc::new(out))
     }
 
-    /// `Content-Encoding: gzip` of `decompressed` zero bytes: small on the wire, huge inflated.
+    /// `Content-Encoding: gzip` of `decompressed` spaces: small on the wire, huge inflated.
     pub fn gzip_bomb(decompressed: usize) -> Reply {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         let zeros = vec![b' '; 1024 * 1024];
@@ -138,6 +140,14 @@ impl Reply {
         );
         out.extend_from_slice(body);
         Reply::Raw(Arc::new(out))
+    }
+
+    /// The same answer, sent `after` the request arrived.
+    pub fn late(self, after: Duration) -> Reply {
+        match self {
+            Reply::Raw(bytes) | Reply::Late(_, bytes) => Reply::Late(after, bytes),
+            other => other,
+        }
     }
 
     /// A 200 whose body arrives one byte per `every`.
@@ -240,6 +250,11 @@ impl Fixture {
                 let _ = stream.flush();
             }
             Some(Reply::Hang) => std::thread::sleep(HANG_FOR),
+            Some(Reply::Late(after, bytes)) => {
+                std::thread::sleep(after);
+                let _ = stream.write_all(&bytes);
+                let _ = stream.flush();
+            }
             Some(Reply::Trickle { head, body, every }) => {
                 if stream.write_all(&head).is_err() {
                     return;

@@ -175,6 +175,7 @@ impl Store {
             m.put(TreeId::Meta, listed_key, listing);
         }
         for write in &plan.writes {
+            m.touch_item(&write.item);
             m.put(TreeId::Items, write.id.to_vec(), encode(&write.item));
             for (tree, key) in &write.new_index_keys {
                 m.put(*tree, key.clone(), Vec::new());
@@ -524,7 +525,21 @@ impl Store {
         match result {
             Ok(()) => {
                 if visible {
-                    self.generation.fetch_add(1, Ordering::AcqRel);
+                    // After the transaction landed, so a reader that sees the new generation of
+                    // a feed key also sees the data that moved it.
+                    let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+                    let keys = m
+                        .ops
+                        .iter()
+                        .filter_map(|(tree, key, _)| feed_key_of(*tree, key))
+                        .chain(m.touched.iter().copied());
+                    let mut feeds = self
+                        .feed_generations
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner());
+                    for key in keys {
+                        feeds.insert(key, generation);
+                    }
                 }
                 Ok(())
             }

@@ -217,9 +217,37 @@ pub(super) enum TreeId {
 pub(super) struct Mutations {
     pub(super) ops: Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)>,
     pub(super) item_delta: i64,
+    /// Feed keys whose feeds this transaction changes beyond its index writes (an item whose
+    /// text changed is in every feed of its labels and sources).
+    pub(super) touched: BTreeSet<FeedKey>,
+}
+
+/// What a feed's contents depend on: one label key or one source id, as its 8-byte index prefix
+/// tagged by tree. A commit moves the generation of every key it touched.
+pub(super) type FeedKey = (u8, [u8; 8]);
+
+/// The feed key of an index entry (`by_label` / `by_source` key), if it is one.
+pub(super) fn feed_key_of(tree: TreeId, key: &[u8]) -> Option<FeedKey> {
+    let tag = match tree {
+        TreeId::ByLabel => b'l',
+        TreeId::BySource => b's',
+        _ => return None,
+    };
+    let prefix: [u8; 8] = key.get(..8)?.try_into().ok()?;
+    Some((tag, prefix))
 }
 
 impl Mutations {
+    /// Marks every feed `item` appears in as changed.
+    pub(super) fn touch_item(&mut self, item: &Item) {
+        for key in &item.label_keys {
+            self.touched.insert((b'l', prefix8(key)));
+        }
+        for source in &item.sources {
+            self.touched.insert((b's', prefix8(source)));
+        }
+    }
+
     pub(super) fn put(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {
         self.ops.push((tree, key, Some(value)));
     }

@@ -285,6 +285,9 @@ pub struct Store {
     status: sled::Tree,
     meta: sled::Tree,
     generation: AtomicU64,
+    /// The generation at which each feed key last changed (keys not here have not changed since
+    /// the store was opened): a filtered feed stays cached while none of its keys moved.
+    feed_generations: RwLock<HashMap<FeedKey, u64>>,
     /// Serialises writers: identity decisions are read and committed under it.
     writer: Mutex<()>,
     /// Commits take it exclusively, multi-read queries shared: no reader sees half a batch.
@@ -403,6 +406,7 @@ impl Store {
             db,
             path,
             generation: AtomicU64::new(1),
+            feed_generations: RwLock::new(HashMap::new()),
             writer: Mutex::new(()),
             commit_lock: RwLock::new(()),
             sweeping: Mutex::new(()),
@@ -416,6 +420,28 @@ impl Store {
     /// A number that changes whenever committed data changes (render caches key on it).
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// A number that changes whenever a feed filtered by these label keys (or, without labels,
+    /// these source ids) may change: the newest generation at which a commit touched any of
+    /// them. Without labels or sources the feed depends on everything: [`Store::generation`].
+    /// Readers of a feed should take it *before* querying (a commit in between then only makes
+    /// the next request render again).
+    pub fn feed_generation(&self, labels: &[String], sources: &[String]) -> u64 {
+        if labels.is_empty() && sources.is_empty() {
+            return self.generation();
+        }
+        let feeds = self
+            .feed_generations
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let labels = labels.iter().map(|l| (b'l', prefix8(l)));
+        let sources = sources.iter().map(|s| (b's', prefix8(s)));
+        labels
+            .chain(sources)
+            .map(|key| feeds.get(&key).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0)
     }
 
     /// The newest change to any item (for `Last-Modified`).

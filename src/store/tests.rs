@@ -766,3 +766,68 @@ fn a_store_in_use_is_refused_clearly() {
     // Once the holder is gone the store opens again (waiting out sled's background writes).
     assert!(Store::open(dir.path()).is_ok());
 }
+
+#[test]
+fn a_commit_moves_only_the_feeds_it_touched() {
+    let store = Store::temporary().unwrap();
+    let (a, b) = (fold_label("a/x"), fold_label("b/y"));
+    store
+        .apply_batch(
+            &ctx("a", "x", "a/x", t(2)),
+            &[obs("link:1", "Story one here", Some(t(1)), &["要闻"])],
+        )
+        .unwrap();
+    let (ga, gb) = (
+        store.feed_generation(std::slice::from_ref(&a), &[]),
+        store.feed_generation(std::slice::from_ref(&b), &[]),
+    );
+    assert!(ga > 0);
+    assert_eq!(gb, 0, "nothing touched b yet");
+    // A new story in b moves b's feeds, its source's and the merged feed, not a's.
+    let before = store.generation();
+    store
+        .apply_batch(
+            &ctx("b", "y", "b/y", t(3)),
+            &[obs("link:2", "Story two here", Some(t(2)), &[])],
+        )
+        .unwrap();
+    assert!(store.generation() > before);
+    assert_eq!(store.feed_generation(std::slice::from_ref(&a), &[]), ga);
+    assert!(store.feed_generation(std::slice::from_ref(&b), &[]) > gb);
+    assert!(store.feed_generation(&[], &["b".to_string()]) > gb);
+    assert_eq!(store.feed_generation(&[], &["a".to_string()]), ga);
+    assert_eq!(store.feed_generation(&[], &[]), store.generation());
+    // A changed title writes no index entry, but every feed of the item moves.
+    store
+        .apply_batch(
+            &ctx("a", "x", "a/x", t(4)),
+            &[obs("link:1", "Story one, updated", Some(t(1)), &["要闻"])],
+        )
+        .unwrap();
+    let moved = store.feed_generation(std::slice::from_ref(&a), &[]);
+    assert!(moved > ga);
+    assert_eq!(
+        store.feed_generation(&[fold_label("要闻")], &[]),
+        moved,
+        "the page label's feed moved with it"
+    );
+    // Unchanged pages move nothing.
+    let now = store.generation();
+    store
+        .apply_batch(
+            &ctx("a", "x", "a/x", t(5)),
+            &[obs("link:1", "Story one, updated", Some(t(1)), &["要闻"])],
+        )
+        .unwrap();
+    assert_eq!(store.generation(), now);
+    // Retention moves the feeds of what it deleted.
+    let mut retention = Retention::default();
+    retention
+        .sources
+        .insert("b".into(), RetentionPolicy::new(None, Some(0)));
+    let gb = store.feed_generation(std::slice::from_ref(&b), &[]);
+    let report = store.sweep(&retention, t(6)).unwrap();
+    assert_eq!(report.deleted.len(), 1);
+    assert!(store.feed_generation(std::slice::from_ref(&b), &[]) > gb);
+    assert_eq!(store.feed_generation(std::slice::from_ref(&a), &[]), moved);
+}

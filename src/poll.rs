@@ -87,7 +87,7 @@ pub enum PollError {
 
 impl PollError {
     /// Short kind for status and metrics: dns, connect, timeout, http, too-large, redirect,
-    /// decode, request, selector, feed, store, internal.
+    /// decode, truncated, request, selector, feed, store, internal.
     pub fn kind(&self) -> &'static str {
         match self {
             PollError::Fetch(e) => e.kind(),

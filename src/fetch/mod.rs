@@ -4,7 +4,7 @@
 //! Rules owned here: a body is never buffered beyond the configured cap (counted after
 //! decompression, so a small gzip bomb is refused as surely as a big page), redirects stop after
 //! [`MAX_REDIRECTS`] hops, and every failure is classified into a kind a user can act on (DNS,
-//! connect, timeout, HTTP status, too large, redirect, decode) for the section's status.
+//! connect, timeout, HTTP status, too large, redirect, decode, truncated) for the section's status.
 
 pub mod charset;
 
@@ -100,6 +100,13 @@ pub enum FetchError {
         /// What failed.
         message: String,
     },
+    /// The connection closed before the whole body arrived (fewer bytes than `Content-Length`
+    /// promised, or a chunked body without its last chunk): nothing of it is used.
+    #[error("truncated: the body ended before it was complete: {message}")]
+    Truncated {
+        /// What the HTTP layer said.
+        message: String,
+    },
     /// Anything else (invalid URL, broken body stream).
     #[error("request failed: {message}")]
     Other {
@@ -119,6 +126,7 @@ impl FetchError {
             FetchError::TooLarge { .. } => "too-large",
             FetchError::Redirect { .. } => "redirect",
             FetchError::Decode { .. } => "decode",
+            FetchError::Truncated { .. } => "truncated",
             FetchError::Other { .. } => "request",
         }
     }
@@ -275,6 +283,11 @@ impl Fetcher {
         if error.is_redirect() {
             return FetchError::Redirect { message: chain };
         }
+        // reqwest reports a body cut short as a decode error when decompression is enabled,
+        // compressed or not; the HTTP layer's own words say what really happened.
+        if is_truncation(&lower) {
+            return FetchError::Truncated { message: chain };
+        }
         if error.is_decode() {
             return FetchError::Decode { message: chain };
         }
@@ -295,6 +308,19 @@ impl Fetcher {
         }
         FetchError::Other { message: chain }
     }
+}
+
+/// Whether an error chain (lower-cased) says the body ended early rather than that it was
+/// garbled.
+fn is_truncation(lower: &str) -> bool {
+    [
+        "end of file before message length reached",
+        "incomplete message",
+        "unexpected eof",
+        "connection closed before message completed",
+    ]
+    .iter()
+    .any(|phrase| lower.contains(phrase))
 }
 
 /// The error and its sources, joined: reqwest's top-level message alone hides the cause.

@@ -334,6 +334,8 @@ pub fn feed_section(id: &str, fixture: &Fixture, path: &str, extra: &str) -> Str
 pub struct Site {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    /// Extra environment for every command (e.g. debug-build fault injection).
+    pub env: Vec<(String, String)>,
 }
 
 impl Site {
@@ -341,7 +343,11 @@ impl Site {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("feeds.toml");
         std::fs::write(&path, config).expect("write feeds.toml");
-        Site { dir, config: path }
+        Site {
+            dir,
+            config: path,
+            env: Vec::new(),
+        }
     }
 
     /// `headwire <args…> --config feeds.toml`, logging at `warn`.
@@ -355,6 +361,8 @@ impl Site {
             .env_remove("HEADWIRE_CONFIG")
             .env_remove("HEADWIRE_DATA")
             .env_remove("HEADWIRE_LISTEN")
+            .env_remove("HEADWIRE_INJECT_PANIC")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null());
         command
     }

@@ -462,7 +462,7 @@ async fn validators_answer_304_and_bodies_compress() {
             .await
             .unwrap()
             .status(),
-        404
+        405
     );
     // Pages are compressed too (by the middleware).
     let index = h.get_with("/", &[("accept-encoding", "gzip")]).await;

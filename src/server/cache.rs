@@ -42,57 +42,11 @@ impl Coding {
         }
     }
 
-    /// Picks the best coding an `Accept-Encoding` value allows: brotli, then gzip, then
-    /// identity. Honours `q=0` (and `*`), parses without allocating.
+    /// Picks the coding an `Accept-Encoding` value asks for (see
+    /// [`super::headers::negotiate_coding`], which also takes several field lines).
     pub fn negotiate(accept: Option<&[u8]>) -> Coding {
-        let Some(accept) = accept else {
-            return Coding::Identity;
-        };
-        let (mut br, mut gzip, mut star) = (None, None, None);
-        for part in accept.split(|&b| b == b',') {
-            let mut fields = part.split(|&b| b == b';');
-            let name = trim(fields.next().unwrap_or_default());
-            let mut q_zero = false;
-            for param in fields {
-                let param = trim(param);
-                if let Some(value) = param
-                    .strip_prefix(b"q=")
-                    .or_else(|| param.strip_prefix(b"Q="))
-                {
-                    q_zero = std::str::from_utf8(value)
-                        .ok()
-                        .and_then(|v| v.trim().parse::<f32>().ok())
-                        .is_some_and(|q| q <= 0.0);
-                }
-            }
-            if name.eq_ignore_ascii_case(b"br") {
-                br = Some(!q_zero);
-            } else if name.eq_ignore_ascii_case(b"gzip") || name.eq_ignore_ascii_case(b"x-gzip") {
-                gzip = Some(!q_zero);
-            } else if name == b"*" {
-                star = Some(!q_zero);
-            }
-        }
-        if br.or(star).unwrap_or(false) {
-            Coding::Brotli
-        } else if gzip.or(star).unwrap_or(false) {
-            Coding::Gzip
-        } else {
-            Coding::Identity
-        }
+        super::headers::negotiate_coding(accept)
     }
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &bytes[start..end.max(start)]
 }
 
 /// A rendered response ready to send again: body plus prebuilt header values.

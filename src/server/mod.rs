@@ -4,14 +4,23 @@
 //! query (see `query`), rendered once per store generation (see `cache`) and answered with strong
 //! ETags, `Last-Modified` and `304`s. People get an index page, OPML, a JSON status and
 //! Prometheus metrics. Routes only read the store; they never fetch.
+//!
+//! Every known route answers `GET` and `HEAD` and `405` (with `Allow`) for any other method.
+//! Work that reads the store at length — a feed render on a cache miss, the index page,
+//! `/api/status`, OPML — runs on the blocking pool, never on the async workers, so `/healthz`,
+//! `/metrics` and cached feeds answer while heavy searches run. Feed renders take a slot
+//! (searches with `q`/`exclude` from a smaller pool than plain feeds) and run under a time
+//! budget; a request that cannot get a slot in time, or whose scan exhausts the budget, gets a
+//! `503` with `Retry-After` and a reason.
 
 pub mod cache;
+pub mod headers;
 mod pages;
 pub mod query;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{guard, web, HttpRequest, HttpResponse};
@@ -21,13 +30,150 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::config::Config;
 use crate::poll::{Clock, PollMetrics};
 use crate::render::{self, FeedMeta, SourceInfo};
-use crate::store::{Item, Query, Store};
+use crate::store::{Item, Query, Store, StoreError};
 use actix_web::web::Bytes;
-use cache::{Coding, RenderCache, Rendered};
-use query::{parse_query, FeedQuery};
+use cache::{RenderCache, Rendered};
+use query::{parse_query, FeedQuery, QueryError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Default render-cache size in bytes.
 pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// How long one feed's store scan may run. A plain section feed at a million items renders in
+/// milliseconds; only a keyword search that matches little scans the whole index (about 100 µs
+/// per item, so ~10 s at 100k items). Two seconds is long past any feed reader's patience for
+/// a good answer and short enough that a handful of such searches cannot occupy the machine.
+pub const FEED_BUDGET: Duration = Duration::from_secs(2);
+
+/// How long a feed request waits for a render slot before it is told the server is busy.
+pub const RENDER_WAIT: Duration = Duration::from_secs(3);
+
+/// `Retry-After` (seconds) on a `503`: about one budget plus a queue's worth of waiting.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// The methods every route answers (the `Allow` header of a `405`).
+pub const ALLOW: &str = "GET, HEAD";
+
+/// Why a feed request got no rendering: each variant is the response's one-line reason.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// The query string was refused (`400`).
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The store scan passed its deadline (`503`).
+    #[error("the search ran out of its {} time budget after examining {examined} items; narrow it with section= or since=", human_duration(*budget))]
+    OverBudget {
+        /// The budget that ran out.
+        budget: Duration,
+        /// Index entries examined before it did.
+        examined: usize,
+    },
+    /// Every render slot of the query's kind stayed taken (`503`).
+    #[error("the server is busy: all {slots} {kind} render slots stayed taken for {}; retry shortly", human_duration(*waited))]
+    Busy {
+        /// "search" or "feed".
+        kind: &'static str,
+        /// Slots of that kind.
+        slots: usize,
+        /// How long the request waited.
+        waited: Duration,
+    },
+    /// The store failed (`500`; the detail goes to the log, not to the client).
+    #[error("the store could not be read; see the server log")]
+    Store(#[source] StoreError),
+    /// The render produced a header value that cannot be sent (`500`).
+    #[error("the feed could not be rendered; see the server log")]
+    Render(String),
+    /// The blocking task died before it answered (`500`).
+    #[error("the render task stopped before it finished; see the server log")]
+    Task,
+}
+
+impl FeedError {
+    fn response(&self) -> HttpResponse {
+        let mut builder = match self {
+            FeedError::Query(_) => HttpResponse::BadRequest(),
+            FeedError::OverBudget { .. } | FeedError::Busy { .. } => {
+                let mut b = HttpResponse::ServiceUnavailable();
+                b.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+                b
+            }
+            FeedError::Store(e) => {
+                tracing::error!("feed render failed: {e}");
+                HttpResponse::InternalServerError()
+            }
+            FeedError::Render(e) => {
+                tracing::error!("feed render failed: {e}");
+                HttpResponse::InternalServerError()
+            }
+            FeedError::Task => {
+                tracing::error!("a feed render task panicked or was cancelled");
+                HttpResponse::InternalServerError()
+            }
+        };
+        builder
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("{self}\n"))
+    }
+}
+
+/// `2 s`, `250 ms`: durations in reasons, for people.
+fn human_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+/// Bounded pools of feed renders: keyword searches (which may scan the whole index) and plain
+/// feeds (which stop after `limit` items) queue separately, so searches cannot take every
+/// slot a cheap feed needs, nor every core.
+struct RenderSlots {
+    searches: Arc<Semaphore>,
+    search_count: usize,
+    feeds: Arc<Semaphore>,
+    feed_count: usize,
+    wait: Duration,
+}
+
+impl RenderSlots {
+    fn new(searches: usize, feeds: usize, wait: Duration) -> RenderSlots {
+        let (searches, feeds) = (searches.max(1), feeds.max(1));
+        RenderSlots {
+            searches: Arc::new(Semaphore::new(searches)),
+            search_count: searches,
+            feeds: Arc::new(Semaphore::new(feeds)),
+            feed_count: feeds,
+            wait,
+        }
+    }
+
+    /// Defaults for this machine: half the cores for searches (at least one), four feed
+    /// renders per core.
+    fn for_this_machine() -> RenderSlots {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        RenderSlots::new(cores / 2, cores * 4, RENDER_WAIT)
+    }
+
+    async fn acquire(&self, search: bool) -> Result<OwnedSemaphorePermit, FeedError> {
+        let (pool, slots, kind) = if search {
+            (&self.searches, self.search_count, "search")
+        } else {
+            (&self.feeds, self.feed_count, "feed")
+        };
+        let busy = FeedError::Busy {
+            kind,
+            slots,
+            waited: self.wait,
+        };
+        match tokio::time::timeout(self.wait, pool.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // A closed semaphore (never closed here) or the wait ran out.
+            Ok(Err(_)) | Err(_) => Err(busy),
+        }
+    }
+}
 
 /// The feed formats served (the discriminant is the route's index in `ROUTES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +214,10 @@ pub struct ServerMetrics {
     pub renders: AtomicU64,
     /// Feed cache hits.
     pub cache_hits: AtomicU64,
+    /// Feed renders that ran out of their time budget.
+    pub over_budget: AtomicU64,
+    /// Feed requests that found no free render slot in time.
+    pub busy: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -121,7 +271,16 @@ pub struct AppState {
     /// When this state was built: the `updated` time of a feed over an empty store, which has
     /// no newer fact to report (rather than 1970).
     started: DateTime<Utc>,
+    /// The time budget of one feed's store scan ([`FEED_BUDGET`] unless changed).
+    feed_budget: Duration,
+    /// Render slots and how long a request waits for one.
+    slots: RenderSlots,
+    /// Runs on the blocking thread before every feed render (tests use it to hold renders).
+    render_hook: Option<RenderHook>,
 }
+
+/// A function run before each feed render (see [`AppState::with_render_hook`]).
+pub type RenderHook = Arc<dyn Fn() + Send + Sync>;
 
 impl AppState {
     /// State for a config and store.
@@ -136,7 +295,31 @@ impl AppState {
             metrics: ServerMetrics::default(),
             poll_metrics: None,
             started,
+            feed_budget: FEED_BUDGET,
+            slots: RenderSlots::for_this_machine(),
+            render_hook: None,
         }
+    }
+
+    /// Replaces the per-feed scan budget (tests use a zero budget to see the `503`).
+    pub fn with_feed_budget(mut self, budget: Duration) -> AppState {
+        self.feed_budget = budget;
+        self
+    }
+
+    /// Replaces the render slots: `searches` concurrent keyword searches, `feeds` concurrent
+    /// plain renders, each request waiting at most `wait` for one.
+    pub fn with_render_slots(mut self, searches: usize, feeds: usize, wait: Duration) -> AppState {
+        self.slots = RenderSlots::new(searches, feeds, wait);
+        self
+    }
+
+    /// Runs `hook` on the blocking thread, holding the render slot, before each feed render:
+    /// lets a test hold renders in flight deterministically (no sleeps) while it checks that
+    /// other routes still answer.
+    pub fn with_render_hook(mut self, hook: RenderHook) -> AppState {
+        self.render_hook = Some(hook);
+        self
     }
 
     /// Exposes a poller's counters on `/metrics`.
@@ -173,35 +356,49 @@ impl AppState {
     }
 }
 
-/// Registers every route (GET, and HEAD for link checkers). Feeds negotiate their own
-/// compression (cached compressed copies); every other route goes through actix's `Compress`
-/// middleware.
+/// Registers every route (GET, and HEAD for link checkers; any other method gets `405` with
+/// `Allow`). Feeds negotiate their own compression (cached compressed copies); every other
+/// route goes through actix's `Compress` middleware.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
-    cfg.route("/feed.rss", get_or_head().to(feed_rss))
-        .route("/feed.atom", get_or_head().to(feed_atom))
-        .route("/feed.json", get_or_head().to(feed_json))
+    let resource =
+        |path: &str| web::resource(path.to_string()).default_service(web::to(method_not_allowed));
+    cfg.service(resource("/feed.rss").route(get_or_head().to(feed_rss)))
+        .service(resource("/feed.atom").route(get_or_head().to(feed_atom)))
+        .service(resource("/feed.json").route(get_or_head().to(feed_json)))
         .service(
             web::scope("")
                 .wrap(actix_web::middleware::Compress::default())
-                .route("/healthz", get_or_head().to(healthz))
-                .route("/", get_or_head().to(pages::index))
-                .route("/opml", get_or_head().to(pages::opml))
-                .route("/api/status", get_or_head().to(pages::status))
-                .route("/metrics", get_or_head().to(pages::metrics)),
+                .service(resource("/healthz").route(get_or_head().to(healthz)))
+                .service(resource("/").route(get_or_head().to(pages::index)))
+                .service(resource("/opml").route(get_or_head().to(pages::opml)))
+                .service(resource("/api/status").route(get_or_head().to(pages::status)))
+                .service(resource("/metrics").route(get_or_head().to(pages::metrics))),
         );
 }
 
+/// `405` for a known path asked with a method other than GET or HEAD.
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, ALLOW))
+        .content_type("text/plain; charset=utf-8")
+        .body(format!(
+            "method {} is not allowed on {}; use GET or HEAD\n",
+            query::shown_text(req.method().as_str()),
+            query::shown_text(req.path())
+        ))
+}
+
 async fn feed_rss(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    feed(&req, &state, Format::Rss)
+    feed(&req, &state, Format::Rss).await
 }
 
 async fn feed_atom(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    feed(&req, &state, Format::Atom)
+    feed(&req, &state, Format::Atom).await
 }
 
 async fn feed_json(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    feed(&req, &state, Format::Json)
+    feed(&req, &state, Format::Json).await
 }
 
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
@@ -258,9 +455,10 @@ fn unix_minute(t: DateTime<Utc>) -> i64 {
 }
 
 /// Serves one feed request. The hit path (the common case) is a cache lookup keyed by the
-/// raw query string and a write of shared bytes; parsing, the token check and rendering happen
-/// only on a miss, and only successful renderings are cached.
-fn feed(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
+/// raw query string and a write of shared bytes, on the async worker; parsing, the token check
+/// and rendering happen only on a miss, the render on the blocking pool, and only successful
+/// renderings are cached.
+async fn feed(req: &HttpRequest, state: &web::Data<AppState>, format: Format) -> HttpResponse {
     let started = Instant::now();
     let raw_query = req.query_string();
     let generation = state.store.generation();
@@ -272,7 +470,7 @@ fn feed(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
             state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
             hit
         }
-        None => match render_miss(req, state, format, generation) {
+        None => match render_miss(req, state, format, generation).await {
             Ok(rendered) => rendered,
             Err(response) => {
                 state.metrics.record_at(format as usize, started);
@@ -285,48 +483,79 @@ fn feed(req: &HttpRequest, state: &AppState, format: Format) -> HttpResponse {
     response
 }
 
-/// Parses, checks the token, renders and caches a feed that was not in the cache.
+/// What a render needs of the request (an `HttpRequest` cannot leave its worker thread).
+struct RequestParts {
+    path: String,
+    query: String,
+}
+
+/// Parses, checks the token, renders (off the worker, in a slot, under the budget) and caches
+/// a feed that was not in the cache.
 #[allow(clippy::result_large_err)] // the error is the response to send
-fn render_miss(
+async fn render_miss(
     req: &HttpRequest,
-    state: &AppState,
+    state: &web::Data<AppState>,
     format: Format,
     generation: u64,
 ) -> Result<Arc<Rendered>, HttpResponse> {
     let config = state.config();
     let now = (state.clock)();
     let known = |id: &str| config.sources.iter().any(|s| s.id == id);
-    let query = parse_query(req.query_string(), now, &known).map_err(|r| bad_request(&r))?;
+    let query =
+        parse_query(req.query_string(), now, &known).map_err(|e| FeedError::from(e).response())?;
     if let Some(denied) = token_denied(&config, query.token.as_deref()) {
         return Err(denied);
     }
-    let rendered = render_feed(req, state, &config, &query, format).map_err(|message| {
-        tracing::error!("feed render failed: {message}");
-        HttpResponse::InternalServerError()
-            .content_type("text/plain; charset=utf-8")
-            .body("the store could not be read; see the server log\n")
+    let search = !query.words.is_empty() || !query.exclude.is_empty();
+    let permit = state.slots.acquire(search).await.map_err(|e| {
+        state.metrics.busy.fetch_add(1, Ordering::Relaxed);
+        e.response()
     })?;
-    let rendered = Arc::new(rendered);
-    state.metrics.renders.fetch_add(1, Ordering::Relaxed);
-    state.cache.put(
-        format as u8,
-        req.query_string(),
-        generation,
-        query.since_relative.then(|| unix_minute(now)),
-        rendered.clone(),
-    );
-    Ok(rendered)
+    let parts = RequestParts {
+        path: req.path().to_string(),
+        query: req.query_string().to_string(),
+    };
+    let task_state = state.clone();
+    let outcome = web::block(move || {
+        // The permit moves here so the slot stays taken until the render really ends, even
+        // if the client goes away and this request's future is dropped.
+        let _permit = permit;
+        if let Some(hook) = &task_state.render_hook {
+            hook();
+        }
+        let rendered = render_feed(&parts, &task_state, &config, &query, format)?;
+        let rendered = Arc::new(rendered);
+        task_state.metrics.renders.fetch_add(1, Ordering::Relaxed);
+        task_state.cache.put(
+            format as u8,
+            &parts.query,
+            generation,
+            query.since_relative.then(|| unix_minute(now)),
+            rendered.clone(),
+        );
+        Ok::<_, FeedError>(rendered)
+    })
+    .await
+    .unwrap_or(Err(FeedError::Task));
+    outcome.map_err(|e| {
+        if matches!(e, FeedError::OverBudget { .. }) {
+            state.metrics.over_budget.fetch_add(1, Ordering::Relaxed);
+        }
+        e.response()
+    })
 }
 
 fn respond(req: &HttpRequest, format: Format, rendered: &Rendered) -> HttpResponse {
     let headers = req.headers();
-    let not_modified = match headers.get(header::IF_NONE_MATCH) {
-        Some(value) => etag_matches(value, &rendered.etag),
-        None => headers
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| DateTime::parse_from_rfc2822(v.trim()).ok())
-            .is_some_and(|since| rendered.modified_unix <= since.timestamp()),
+    let bytes = |name| headers.get_all(name).map(HeaderValue::as_bytes);
+    // If-None-Match, when sent, decides alone (RFC 9110 §13.2.2); a malformed one is ignored
+    // in the safe direction (a full answer).
+    let not_modified = if headers.contains_key(header::IF_NONE_MATCH) {
+        headers::if_none_match(bytes(header::IF_NONE_MATCH), rendered.etag.as_bytes())
+            == headers::NoneMatch::Matches
+    } else {
+        headers::if_modified_since(bytes(header::IF_MODIFIED_SINCE))
+            .is_some_and(|since| rendered.modified_unix <= since)
     };
     let mut builder = if not_modified {
         HttpResponse::NotModified()
@@ -341,11 +570,7 @@ fn respond(req: &HttpRequest, format: Format, rendered: &Rendered) -> HttpRespon
     if not_modified {
         return builder.finish();
     }
-    let coding = Coding::negotiate(
-        headers
-            .get(header::ACCEPT_ENCODING)
-            .map(HeaderValue::as_bytes),
-    );
+    let coding = headers::negotiate_coding(bytes(header::ACCEPT_ENCODING));
     let (body, coding) = rendered.body_in(coding);
     if let Some(value) = coding.header() {
         builder.insert_header((header::CONTENT_ENCODING, value));
@@ -358,25 +583,13 @@ fn respond(req: &HttpRequest, format: Format, rendered: &Rendered) -> HttpRespon
         .body(body)
 }
 
-/// Whether an `If-None-Match` value matches our strong ETag (weak comparison, as RFC 9110
-/// allows for `If-None-Match`).
-fn etag_matches(value: &HeaderValue, etag: &HeaderValue) -> bool {
-    let (Ok(text), Ok(etag)) = (value.to_str(), etag.to_str()) else {
-        return false;
-    };
-    let ours = etag.trim_start_matches("W/");
-    text.split(',')
-        .map(str::trim)
-        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == ours)
-}
-
 fn render_feed(
-    req: &HttpRequest,
+    req: &RequestParts,
     state: &AppState,
     config: &Config,
     query: &FeedQuery,
     format: Format,
-) -> Result<Rendered, String> {
+) -> Result<Rendered, FeedError> {
     let lookup_sections = state.lookup();
     let mut labels: Vec<String> = Vec::new();
     for key in query
@@ -388,18 +601,22 @@ fn render_feed(
             labels.push(key);
         }
     }
+    let budget = state.feed_budget;
     let store_query = Query {
         labels,
         sources: query.sources.clone(),
         since: query.since,
         limit: query.limit,
-        deadline: None,
+        deadline: Instant::now().checked_add(budget),
     };
     let keep = |item: &Item| query.keeps(&item.title, item.summary.as_deref());
     let items = state
         .store
         .query(&store_query, &keep)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            StoreError::OverBudget { examined } => FeedError::OverBudget { budget, examined },
+            other => FeedError::Store(other),
+        })?;
     let lookup = |id: &str| {
         config
             .sources
@@ -419,11 +636,11 @@ fn render_feed(
         .unwrap_or(state.started);
     let interval = min_interval(config, &lookup_sections, &items, query);
     let base = config.server.base_url.as_str().trim_end_matches('/');
-    let path = req.path();
-    let self_url = if req.query_string().is_empty() {
+    let path = &req.path;
+    let self_url = if req.query.is_empty() {
         format!("{base}{path}")
     } else {
-        format!("{base}{path}?{}", uri_safe(req.query_string()))
+        format!("{base}{path}?{}", uri_safe(&req.query))
     };
     let token_suffix = match (&config.server.token, &query.token) {
         (Some(_), Some(token)) => format!(
@@ -449,7 +666,8 @@ fn render_feed(
         Format::Json => render::json::render(&items, &meta, &lookup),
     };
     let header = |text: String| {
-        HeaderValue::from_str(&text).map_err(|e| format!("header value {text:?}: {e}"))
+        HeaderValue::from_str(&text)
+            .map_err(|e| FeedError::Render(format!("header value {text:?}: {e}")))
     };
     let etag = header(format!("\"{:016x}\"", xxh3_64(body.as_bytes())))?;
     Ok(Rendered::new(
@@ -633,12 +851,39 @@ fn feed_title(config: &Config, lookup: &SectionLookup, query: &FeedQuery) -> Str
     }
 }
 
+/// Time a new connection has to deliver its first request head. A slowloris client that
+/// trickles header bytes is disconnected after this, so idle sockets cannot pile up. Five
+/// seconds is generous for any real client on any network.
+pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long an idle keep-alive connection stays open between requests. Feed readers poll
+/// minutes apart, so a long keep-alive only lets idle sockets hold connection slots.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// Time a closing connection gets to finish its shutdown before it is dropped.
+pub const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Connections one worker serves at once; further connections wait in the kernel's accept
+/// backlog. Bounded well below the file-descriptor limit so a flood of sockets cannot make
+/// `accept` fail for everyone (`/healthz` included) or exhaust memory.
+pub const MAX_CONNECTIONS_PER_WORKER: usize = 4096;
+
+/// The listen backlog: connections the kernel queues while every worker is at
+/// [`MAX_CONNECTIONS_PER_WORKER`]. The listener arrives bound (by the caller, with std's
+/// default backlog), so [`build`] re-issues `listen` with this value (Linux adjusts the queue
+/// of a listening socket in place).
+pub const BACKLOG: i32 = 1024;
+
 /// Builds the HTTP server on an already-bound listener (port 0 in tests); the caller drives
-/// it and stops it through its handle.
+/// it and stops it through its handle. The bounds against slow or idle clients are the
+/// constants above ([`CLIENT_REQUEST_TIMEOUT`], [`KEEP_ALIVE`], [`CLIENT_DISCONNECT_TIMEOUT`],
+/// [`MAX_CONNECTIONS_PER_WORKER`], [`BACKLOG`]); at least two workers run, so one busy worker
+/// never leaves a connection unserved.
 pub fn build(
     state: web::Data<AppState>,
     listener: std::net::TcpListener,
 ) -> std::io::Result<actix_web::dev::Server> {
+    socket2::SockRef::from(&listener).listen(BACKLOG)?;
     Ok(actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
@@ -647,8 +892,12 @@ pub fn build(
     .workers(
         std::thread::available_parallelism()
             .map_or(2, |n| n.get())
-            .min(8),
+            .clamp(2, 8),
     )
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+    .keep_alive(actix_web::http::KeepAlive::Timeout(KEEP_ALIVE))
+    .max_connections(MAX_CONNECTIONS_PER_WORKER)
     .shutdown_timeout(5)
     .disable_signals()
     .listen(listener)?
@@ -771,15 +1020,5 @@ mod tests {
                 && ROUTES[Format::Atom as usize] == Format::Atom.path()
                 && ROUTES[Format::Json as usize] == Format::Json.path()
         );
-    }
-
-    #[test]
-    fn etag_matching() {
-        let v = HeaderValue::from_static("\"abc\", W/\"def\"");
-        let etag = |s: &'static str| HeaderValue::from_static(s);
-        assert!(etag_matches(&v, &etag("\"def\"")));
-        assert!(etag_matches(&v, &etag("\"abc\"")));
-        assert!(!etag_matches(&v, &etag("\"xyz\"")));
-        assert!(etag_matches(&HeaderValue::from_static("*"), &etag("\"q\"")));
     }
 }

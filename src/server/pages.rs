@@ -7,16 +7,16 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{token_denied, AppState, Format, ROUTES};
+use super::query::page_token;
+use super::{bad_request, token_denied, AppState, Format, ROUTES};
 use crate::normalize::text::{escape_html, fold_label};
 
-/// `?token=…` to append to links when the server has a token (empty otherwise).
+/// `?token=…` to append to links when the server has a token (empty otherwise). The page's
+/// query string may carry nothing but the token: anything else is a `400` with the reason.
 #[allow(clippy::result_large_err)] // the error is the response itself
 fn token_param(state: &AppState, req: &HttpRequest, first: bool) -> Result<String, HttpResponse> {
     let config = state.config();
-    let given = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned());
+    let given = page_token(req.query_string()).map_err(|e| bad_request(&e.to_string()))?;
     if let Some(denied) = token_denied(&config, given.as_deref()) {
         return Err(denied);
     }
@@ -27,6 +27,22 @@ fn token_param(state: &AppState, req: &HttpRequest, first: bool) -> Result<Strin
             url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
         ),
         None => String::new(),
+    })
+}
+
+/// Runs a page's store reads on the blocking pool, so a slow store never holds an async worker
+/// (and with it `/healthz`); `Err` is the `500` to send when the task died.
+#[allow(clippy::result_large_err)] // the error is the response itself
+async fn off_worker<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    work: impl FnOnce(&AppState) -> T + Send + 'static,
+) -> Result<T, HttpResponse> {
+    let state = state.clone();
+    web::block(move || work(&state)).await.map_err(|_| {
+        tracing::error!("a page task panicked or was cancelled");
+        HttpResponse::InternalServerError()
+            .content_type("text/plain; charset=utf-8")
+            .body("the page could not be built; see the server log\n")
     })
 }
 
@@ -96,13 +112,21 @@ fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 /// and CSS (no JavaScript), `<link rel="alternate">` for autodiscovery.
 pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
-    let token = match token_param(&state, &req, true) {
-        Ok(t) => t,
-        Err(denied) => {
-            state.metrics.record("/", started);
-            return denied;
-        }
+    let response = match token_param(&state, &req, true) {
+        Ok(token) => match off_worker(&state, move |state| index_html(state, &token)).await {
+            Ok(html) => HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(html),
+            Err(failed) => failed,
+        },
+        Err(denied) => denied,
     };
+    state.metrics.record("/", started);
+    response
+}
+
+/// The index page's HTML (reads counters and poll status for every section).
+fn index_html(state: &AppState, token: &str) -> String {
     let config = state.config();
     let base = config
         .server
@@ -120,9 +144,9 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
          <link rel=\"alternate\" type=\"application/rss+xml\" title=\"headwire — all sections (RSS)\" href=\"{r}\">\
          <link rel=\"alternate\" type=\"application/atom+xml\" title=\"headwire — all sections (Atom)\" href=\"{a}\">\
          <link rel=\"alternate\" type=\"application/feed+json\" title=\"headwire — all sections (JSON Feed)\" href=\"{j}\">",
-        a = escape_html(&feed_url(&base, Format::Atom, "", &token)),
-        r = escape_html(&feed_url(&base, Format::Rss, "", &token)),
-        j = escape_html(&feed_url(&base, Format::Json, "", &token)),
+        a = escape_html(&feed_url(&base, Format::Atom, "", token)),
+        r = escape_html(&feed_url(&base, Format::Rss, "", token)),
+        j = escape_html(&feed_url(&base, Format::Json, "", token)),
     );
     for source in &config.sources {
         let source_query = format!("source={}", encode(&source.id));
@@ -130,7 +154,7 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
             html,
             "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{} (Atom)\" href=\"{}\">",
             escape_html(&source.name),
-            escape_html(&feed_url(&base, Format::Atom, &source_query, &token)),
+            escape_html(&feed_url(&base, Format::Atom, &source_query, token)),
         );
     }
     let _ = write!(
@@ -145,7 +169,7 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         n = state.store.len(),
         sources = config.sources.len(),
     );
-    format_links(&mut html, &base, "", &token);
+    format_links(&mut html, &base, "", token);
     let _ = write!(
         html,
         "<a class=\"fmt\" href=\"{}\">OPML</a></p></section>",
@@ -215,7 +239,7 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
             );
         }
         html.push_str(" · ");
-        format_links(&mut html, &base, &source_query, &token);
+        format_links(&mut html, &base, &source_query, token);
         html.push_str(
             "</p><table><tr><th>section</th><th class=\"num\">items</th><th>last success</th>\
              <th>last error</th><th>subscribe</th></tr>",
@@ -245,7 +269,7 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
                 count = state.store.count_label(&fold_label(&key)),
                 ok = when(status.last_success),
             );
-            format_links(&mut html, &base, &query, &token);
+            format_links(&mut html, &base, &query, token);
             html.push_str("</td></tr>");
         }
         html.push_str("</table></section>");
@@ -259,10 +283,7 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         opml = escape_html(&format!("{base}/opml{token}")),
         version = env!("CARGO_PKG_VERSION"),
     );
-    state.metrics.record("/", started);
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(html)
+    html
 }
 
 /// `600 s` → `10 min`, for people.
@@ -282,13 +303,22 @@ fn human_interval(d: std::time::Duration) -> String {
 /// `/opml`: one outline per section feed, grouped by source.
 pub(super) async fn opml(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
-    let token = match token_param(&state, &req, false) {
-        Ok(t) => t,
-        Err(denied) => {
-            state.metrics.record("/opml", started);
-            return denied;
-        }
+    let response = match token_param(&state, &req, false) {
+        Ok(token) => match off_worker(&state, move |state| opml_text(state, &token)).await {
+            Ok(body) => HttpResponse::Ok()
+                .content_type("text/x-opml; charset=utf-8")
+                .body(body),
+            Err(failed) => failed,
+        },
+        Err(denied) => denied,
     };
+    state.metrics.record("/opml", started);
+    response
+}
+
+/// The OPML document (one pass over the configuration; large installations have thousands
+/// of sections).
+fn opml_text(state: &AppState, token: &str) -> String {
     let config = state.config();
     let base = config.server.base_url.as_str().trim_end_matches('/');
     let x = |s: &str| escape_html(&crate::render::xml_text(s));
@@ -318,19 +348,27 @@ pub(super) async fn opml(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
         body.push_str("</outline>\n");
     }
     body.push_str("</body></opml>\n");
-    state.metrics.record("/opml", started);
-    HttpResponse::Ok()
-        .content_type("text/x-opml; charset=utf-8")
-        .body(body)
+    body
 }
 
 /// `/api/status`: poll state per section.
 pub(super) async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
-    if let Err(denied) = token_param(&state, &req, true) {
-        state.metrics.record("/api/status", started);
-        return denied;
-    }
+    let response = match token_param(&state, &req, true) {
+        Ok(_) => match off_worker(&state, status_json).await {
+            Ok(body) => HttpResponse::Ok()
+                .content_type("application/json")
+                .body(body),
+            Err(failed) => failed,
+        },
+        Err(denied) => denied,
+    };
+    state.metrics.record("/api/status", started);
+    response
+}
+
+/// The status document (one poll-status read and one counter read per section).
+fn status_json(state: &AppState) -> String {
     let config = state.config();
     let sections: Vec<serde_json::Value> = config
         .sections()
@@ -356,11 +394,7 @@ pub(super) async fn status(req: HttpRequest, state: web::Data<AppState>) -> Http
             })
         })
         .collect();
-    let body = json!({ "items": state.store.len(), "sections": sections });
-    state.metrics.record("/api/status", started);
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(body.to_string())
+    json!({ "items": state.store.len(), "sections": sections }).to_string()
 }
 
 /// `/metrics`: Prometheus text format.
@@ -392,10 +426,16 @@ pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
          # HELP headwire_feed_cache_hits_total Feed requests answered from the render cache.\n\
          # TYPE headwire_feed_cache_hits_total counter\nheadwire_feed_cache_hits_total {}\n\
          # HELP headwire_feed_cache_bytes Bytes held by the render cache.\n\
-         # TYPE headwire_feed_cache_bytes gauge\nheadwire_feed_cache_bytes {}",
+         # TYPE headwire_feed_cache_bytes gauge\nheadwire_feed_cache_bytes {}\n\
+         # HELP headwire_feed_over_budget_total Feed renders stopped by their time budget (503).\n\
+         # TYPE headwire_feed_over_budget_total counter\nheadwire_feed_over_budget_total {}\n\
+         # HELP headwire_feed_busy_total Feed requests that found no free render slot (503).\n\
+         # TYPE headwire_feed_busy_total counter\nheadwire_feed_busy_total {}",
         state.metrics.renders.load(Ordering::Relaxed),
         state.metrics.cache_hits.load(Ordering::Relaxed),
-        state.cache.bytes()
+        state.cache.bytes(),
+        state.metrics.over_budget.load(Ordering::Relaxed),
+        state.metrics.busy.load(Ordering::Relaxed)
     );
     let _ = writeln!(
         out,

@@ -15,6 +15,13 @@ use crate::normalize::time::parse_duration;
 pub const MAX_LIMIT: usize = 500;
 /// `limit` when none is given.
 pub const DEFAULT_LIMIT: usize = 50;
+/// The most `section` plus `source` values one query may name: each is one more index scan
+/// merged for every item read, so an unbounded list would make one request arbitrarily slow.
+pub const MAX_FILTER_VALUES: usize = 64;
+/// The most `q` plus `exclude` words one query may carry (each is searched in every item).
+pub const MAX_WORDS: usize = 32;
+/// The longest value quoted back in a `400` reason (longer ones are cut, marked with `…`).
+const SHOWN_CHARS: usize = 48;
 
 /// A parsed feed query.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -80,88 +87,299 @@ impl FeedQuery {
     }
 }
 
+/// Why a query string was refused: each reason is one line that names the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// A `%` not followed by two hex digits (`%zz`, `%f`, a trailing `%`).
+    #[error("query parameter {param}: `{escape}` is not a percent-escape (a `%` must be followed by two hex digits)")]
+    BadEscape {
+        /// The parameter, as `` `name` `` (or "name `…`" when the name itself is malformed).
+        param: String,
+        /// The malformed escape as it appeared.
+        escape: String,
+    },
+    /// The decoded bytes are not UTF-8 (`%ff`, a lone `%e6`).
+    #[error("query parameter {param}: the percent-escapes do not decode to UTF-8 text")]
+    NotUtf8 {
+        /// The parameter, as in [`QueryError::BadEscape`].
+        param: String,
+    },
+    /// A parameter this server does not read (names are case-sensitive).
+    #[error("unknown query parameter `{name}`; use {allowed}")]
+    Unknown {
+        /// The name given.
+        name: String,
+        /// The parameters the route reads.
+        allowed: &'static str,
+    },
+    /// A parameter that takes one value was given twice.
+    #[error("query parameter `{name}` given more than once")]
+    Repeated {
+        /// The parameter.
+        name: &'static str,
+    },
+    /// `limit` is not a whole number in range.
+    #[error("`limit={value}`: use a whole number from 1 to {MAX_LIMIT} in ASCII digits")]
+    Limit {
+        /// The value given (shortened).
+        value: String,
+    },
+    /// `since` is neither an RFC 3339 time nor a duration.
+    #[error(
+        "`since={value}`: use an RFC 3339 time (2022-03-13T09:27:00+08:00) or a duration (6h, 7d)"
+    )]
+    Since {
+        /// The value given (shortened).
+        value: String,
+    },
+    /// `source` names no configured source.
+    #[error("`source={id}`: no source has this id")]
+    UnknownSource {
+        /// The id given (shortened).
+        id: String,
+    },
+    /// Too many `section`/`source` values or `q`/`exclude` words.
+    #[error("too many {what}: at most {max} per query")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// The bound.
+        max: usize,
+    },
+}
+
+/// A value quoted in a reason: at most [`SHOWN_CHARS`] characters, control characters
+/// escaped, so a reason stays one short line whatever the request carried.
+fn shown(value: &str) -> String {
+    let mut out = String::new();
+    for (n, c) in value.chars().enumerate() {
+        if n >= SHOWN_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// [`shown`] for other modules: text from a request, safe to quote in a one-line reason.
+pub fn shown_text(value: &str) -> String {
+    shown(value)
+}
+
+/// Splits a raw query string into decoded `(name, value)` pairs, in order. Pairs are separated
+/// by `&` (empty pairs are skipped), a pair without `=` has an empty value, `+` is a space, and
+/// every `%` must start a two-digit hex escape; the decoded bytes must be UTF-8. Unlike
+/// `application/x-www-form-urlencoded` parsing (which keeps a bad escape literally and replaces
+/// invalid UTF-8 with U+FFFD), a malformed pair is an error that names its parameter, so a
+/// mistyped link gets a reason instead of a silently different feed.
+pub fn decode_pairs(raw: &str) -> Result<Vec<(String, String)>, QueryError> {
+    let mut pairs = Vec::new();
+    for pair in raw.split('&') {
+        if pair.is_empty() {
+            continue;
+        }
+        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = decode_component(raw_name)
+            .map_err(|problem| problem.into_error(format!("name `{}`", shown(raw_name))))?;
+        let value = decode_component(raw_value)
+            .map_err(|problem| problem.into_error(format!("`{}`", shown(&name))))?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
+/// What was wrong with one percent-encoded component (the caller knows which parameter).
+enum Malformed {
+    Escape(String),
+    NotUtf8,
+}
+
+impl Malformed {
+    fn into_error(self, param: String) -> QueryError {
+        match self {
+            Malformed::Escape(escape) => QueryError::BadEscape { param, escape },
+            Malformed::NotUtf8 => QueryError::NotUtf8 { param },
+        }
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes one component strictly (`+` is a space).
+fn decode_component(raw: &str) -> Result<String, Malformed> {
+    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
+        return Ok(raw.to_string());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                let high = bytes.get(i + 1).copied().and_then(hex);
+                let low = bytes.get(i + 2).copied().and_then(hex);
+                let (Some(high), Some(low)) = (high, low) else {
+                    // `%` is ASCII, so `i` is a char boundary of `raw`; quote it and the
+                    // (at most two) characters after it.
+                    let escape: String = raw.get(i..).unwrap_or("%").chars().take(3).collect();
+                    return Err(Malformed::Escape(shown(&escape)));
+                };
+                out.push(high * 16 + low);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| Malformed::NotUtf8)
+}
+
+/// Parses a whole number of ASCII digits (surrounding whitespace allowed, no sign), saturating
+/// far above any bound so twenty-digit values are "too large" rather than unparseable.
+fn ascii_number(value: &str) -> Option<u64> {
+    let digits = value.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.bytes().fold(0u64, |n, b| {
+        n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    }))
+}
+
 /// Parses a raw query string; `now` anchors relative `since` values; `known_source` says
-/// whether a source id exists.
+/// whether a source id exists. Unknown parameters, malformed encoding, repeated single-valued
+/// parameters (`since`, `limit`, `token`) and out-of-range values are errors.
 pub fn parse_query(
     raw: &str,
     now: DateTime<Utc>,
     known_source: &dyn Fn(&str) -> bool,
-) -> Result<FeedQuery, String> {
+) -> Result<FeedQuery, QueryError> {
     let mut query = FeedQuery {
         limit: DEFAULT_LIMIT,
         ..FeedQuery::default()
     };
     let mut seen_limit = false;
     let mut seen_since = false;
-    for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
-        let known = matches!(
-            name.as_ref(),
-            "section" | "source" | "q" | "exclude" | "since" | "limit" | "token"
-        );
-        if known && name != "token" && value.trim().is_empty() {
+    for (name, value) in decode_pairs(raw)? {
+        let once = |seen: &mut bool, name: &'static str| {
+            if std::mem::replace(seen, true) {
+                Err(QueryError::Repeated { name })
+            } else {
+                Ok(())
+            }
+        };
+        match name.as_str() {
+            "token" => {
+                if query.token.is_some() {
+                    return Err(QueryError::Repeated { name: "token" });
+                }
+                query.token = Some(value);
+                continue;
+            }
+            "section" | "source" | "q" | "exclude" | "since" | "limit" => {}
+            _ => {
+                return Err(QueryError::Unknown {
+                    name: shown(&name),
+                    allowed: "section, source, q, exclude, since, limit or token",
+                })
+            }
+        }
+        if value.trim().is_empty() {
             // An empty form field: no filter.
             continue;
         }
-        match name.as_ref() {
+        match name.as_str() {
             "section" => {
                 for part in value.split(',') {
                     let key = fold_label(part);
-                    if key.is_empty() {
+                    if key.is_empty() || query.sections.contains(&key) {
                         continue;
                     }
-                    if !query.sections.contains(&key) {
-                        query.sections.push(key);
-                    }
+                    query.sections.push(key);
                 }
             }
             "source" => {
                 for part in value.split(',') {
                     let id = part.trim();
-                    if id.is_empty() {
+                    if id.is_empty() || query.sources.iter().any(|s| s == id) {
                         continue;
                     }
                     if !known_source(id) {
-                        return Err(format!("`source={id}`: no source has this id"));
+                        return Err(QueryError::UnknownSource { id: shown(id) });
                     }
-                    if !query.sources.iter().any(|s| s == id) {
-                        query.sources.push(id.to_string());
-                    }
+                    query.sources.push(id.to_string());
                 }
             }
             "q" => query.words.extend(words(&value)),
             "exclude" => query.exclude.extend(words(&value)),
             "since" => {
-                if seen_since {
-                    return Err("`since` given more than once".into());
-                }
-                seen_since = true;
+                once(&mut seen_since, "since")?;
                 let (since, relative) = parse_since(&value, now)?;
                 query.since = Some(since);
                 query.since_relative = relative;
             }
-            "limit" => {
-                if seen_limit {
-                    return Err("`limit` given more than once".into());
-                }
-                seen_limit = true;
-                query.limit = match value.trim().parse::<usize>() {
-                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                once(&mut seen_limit, "limit")?;
+                query.limit = match ascii_number(&value) {
+                    Some(n) if (1..=MAX_LIMIT as u64).contains(&n) => n as usize,
                     _ => {
-                        return Err(format!(
-                            "`limit={value}`: use a whole number from 1 to {MAX_LIMIT}"
-                        ))
+                        return Err(QueryError::Limit {
+                            value: shown(&value),
+                        })
                     }
                 };
             }
-            "token" => query.token = Some(value.into_owned()),
-            other => {
-                return Err(format!(
-                    "unknown query parameter `{other}`; use section, source, q, exclude, since or limit"
-                ))
-            }
+        }
+        if query.sections.len() + query.sources.len() > MAX_FILTER_VALUES {
+            return Err(QueryError::TooMany {
+                what: "`section` and `source` values",
+                max: MAX_FILTER_VALUES,
+            });
+        }
+        if query.words.len() + query.exclude.len() > MAX_WORDS {
+            return Err(QueryError::TooMany {
+                what: "`q` and `exclude` words",
+                max: MAX_WORDS,
+            });
         }
     }
     Ok(query)
+}
+
+/// The `token` of a page's query string (`/`, `/opml`, `/api/status` read nothing else):
+/// malformed encoding, any other parameter or a repeated token is an error.
+pub fn page_token(raw: &str) -> Result<Option<String>, QueryError> {
+    let mut token = None;
+    for (name, value) in decode_pairs(raw)? {
+        if name != "token" {
+            return Err(QueryError::Unknown {
+                name: shown(&name),
+                allowed: "only token",
+            });
+        }
+        if token.replace(value).is_some() {
+            return Err(QueryError::Repeated { name: "token" });
+        }
+    }
+    Ok(token)
 }
 
 /// Appends the text of an HTML fragment: tags dropped, the common entities decoded.
@@ -208,7 +426,7 @@ fn words(value: &str) -> Vec<String> {
 }
 
 /// `since` as a time, and whether it was relative to `now`.
-fn parse_since(value: &str, now: DateTime<Utc>) -> Result<(DateTime<Utc>, bool), String> {
+fn parse_since(value: &str, now: DateTime<Utc>) -> Result<(DateTime<Utc>, bool), QueryError> {
     let value = value.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok((t.with_timezone(&Utc), false));
@@ -220,9 +438,9 @@ fn parse_since(value: &str, now: DateTime<Utc>) -> Result<(DateTime<Utc>, bool),
             }
         }
     }
-    Err(format!(
-        "`since={value}`: use an RFC 3339 time (2022-03-13T09:27:00+08:00) or a duration (6h, 7d)"
-    ))
+    Err(QueryError::Since {
+        value: shown(value),
+    })
 }
 
 #[cfg(test)]
@@ -234,7 +452,7 @@ mod tests {
         Utc.with_ymd_and_hms(2022, 3, 13, 12, 0, 0).unwrap()
     }
 
-    fn parse(raw: &str) -> Result<FeedQuery, String> {
+    fn parse(raw: &str) -> Result<FeedQuery, QueryError> {
         parse_query(raw, now(), &|id| id == "guancha" || id == "163")
     }
 
@@ -270,7 +488,7 @@ mod tests {
             "limit=1.5",
             "q=a&Section=x",
         ] {
-            let err = parse(raw).unwrap_err();
+            let err = parse(raw).unwrap_err().to_string();
             assert!(!err.contains('\n'), "one line: {err}");
             assert!(!err.is_empty());
         }
@@ -330,5 +548,90 @@ mod tests {
         assert!(q.keeps("上海新增本土確診病例", None));
         let q = parse("q=a%26b").unwrap();
         assert!(q.keeps("x", Some("A &amp; B and a&amp;b")));
+    }
+
+    #[test]
+    fn malformed_encoding_is_refused_naming_the_parameter() {
+        for (raw, param, needle) in [
+            ("section=%zz", "`section`", "`%zz`"),
+            ("section=a%f", "`section`", "`%f`"),
+            ("q=abc%", "`q`", "`%`"),
+            ("q=%e6%97", "`q`", "UTF-8"),
+            ("section=%ff", "`section`", "UTF-8"),
+            ("sec%zztion=a", "name `sec%zztion`", "`%zz`"),
+            ("limit=%G1", "`limit`", "`%G1`"),
+            ("q=%\u{65f6}x", "`q`", "`%\u{65f6}x`"),
+        ] {
+            let err = parse(raw).unwrap_err().to_string();
+            assert!(err.contains(param), "{raw}: {err}");
+            assert!(err.contains(needle), "{raw}: {err}");
+            assert!(!err.contains('\n'), "{raw}: {err}");
+        }
+        // Escaped names and separators still decode.
+        let q = parse("%73ection=a%2Cb&q=x%2By").unwrap();
+        assert_eq!(q.sections, vec!["a", "b"]);
+        assert_eq!(q.words, vec!["x+y"]);
+    }
+
+    #[test]
+    fn numbers_are_ascii_and_in_range() {
+        assert_eq!(parse("limit=007").unwrap().limit, 7);
+        assert_eq!(
+            parse("limit=+5").unwrap().limit,
+            5,
+            "`+` is a space in a query"
+        );
+        for raw in [
+            "limit=99999999999999999999",
+            "limit=%EF%BC%95",
+            "limit=%2B5",
+            "limit=5e1",
+            "limit=%E0%A5%AB",
+        ] {
+            let err = parse(raw).unwrap_err();
+            assert!(matches!(err, QueryError::Limit { .. }), "{raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn reasons_quote_values_on_one_short_line() {
+        let long = "x".repeat(5000);
+        let err = parse(&format!("limit={long}")).unwrap_err().to_string();
+        assert!(err.len() < 200, "{err}");
+        let err = parse("source=a%0Ab").unwrap_err().to_string();
+        assert!(err.contains("a\\nb") && !err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn repeated_single_values_and_too_many_filters_are_refused() {
+        assert_eq!(
+            parse("token=a&token=b").unwrap_err(),
+            QueryError::Repeated { name: "token" }
+        );
+        let many: Vec<String> = (0..=MAX_FILTER_VALUES).map(|i| format!("s{i}")).collect();
+        let raw = format!("section={}", many.join(","));
+        assert!(matches!(parse(&raw), Err(QueryError::TooMany { .. })));
+        let raw = format!("section={}", many[..MAX_FILTER_VALUES].join(","));
+        assert_eq!(parse(&raw).unwrap().sections.len(), MAX_FILTER_VALUES);
+        let words: Vec<String> = (0..=MAX_WORDS).map(|i| format!("w{i}")).collect();
+        assert!(matches!(
+            parse(&format!("q={}", words.join("+"))),
+            Err(QueryError::TooMany { .. })
+        ));
+    }
+
+    #[test]
+    fn pages_read_only_a_token() {
+        assert_eq!(page_token("").unwrap(), None);
+        assert_eq!(page_token("token=a%20b").unwrap().as_deref(), Some("a b"));
+        assert!(matches!(page_token("q=x"), Err(QueryError::Unknown { .. })));
+        assert!(matches!(
+            page_token("token=%zz"),
+            Err(QueryError::BadEscape { .. })
+        ));
+        assert!(matches!(
+            page_token("token=a&token=b"),
+            Err(QueryError::Repeated { .. })
+        ));
     }
 }

@@ -434,8 +434,21 @@ pub struct CheckReport {
     pub charset: String,
     /// Extracted items.
     pub rows: Vec<CheckRow>,
+    /// Headlines the `keep`/`block` rules dropped: title, link and which rule did it.
+    pub blocked: Vec<BlockedRow>,
     /// Things to fix.
     pub warnings: Vec<String>,
+}
+
+/// A headline `headwire check` shows as dropped by a `keep`/`block` rule.
+#[derive(Debug, Clone)]
+pub struct BlockedRow {
+    /// Title.
+    pub title: String,
+    /// Canonical link.
+    pub link: String,
+    /// Which rule dropped it and where it matched, worded for the user.
+    pub reason: String,
 }
 
 /// `headwire check SOURCE/SECTION`: extract from a file or a live fetch, store nothing.
@@ -513,6 +526,13 @@ pub async fn check(
                     (None, _) => "(none: first-seen used)".into(),
                 }),
             labels: observed.page_labels.clone(),
+        });
+    }
+    for (observed, why) in &processed.blocked {
+        report.blocked.push(BlockedRow {
+            title: observed.title.clone(),
+            link: observed.link.clone().unwrap_or_default(),
+            reason: why.to_string(),
         });
     }
     if processed.skipped_no_title > 0 {

@@ -13,5 +13,6 @@ pub mod fetch;
 pub mod normalize;
 pub mod poll;
 pub mod render;
+pub mod rules;
 pub mod server;
 pub mod store;

@@ -161,10 +161,24 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
                     }
                 );
             }
+            for row in &report.blocked {
+                println!(
+                    "blocked: {}\n     {}\n     by: {}",
+                    row.title, row.link, row.reason
+                );
+            }
             for warning in &report.warnings {
                 println!("warning: {warning}");
             }
-            println!("{} items extracted", report.rows.len());
+            if report.blocked.is_empty() {
+                println!("{} items extracted", report.rows.len());
+            } else {
+                println!(
+                    "{} items extracted, {} dropped by keep/block rules",
+                    report.rows.len(),
+                    report.blocked.len()
+                );
+            }
             Ok(if report.rows.is_empty() {
                 ExitCode::FAILURE
             } else {

@@ -16,3 +16,4 @@ pub mod render;
 pub mod rules;
 pub mod server;
 pub mod store;
+pub mod suggest;

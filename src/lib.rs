@@ -9,8 +9,10 @@
 pub mod app;
 pub mod config;
 pub mod extract;
+pub mod feeds_edit;
 pub mod fetch;
 pub mod normalize;
+pub mod opml_import;
 pub mod poll;
 pub mod render;
 pub mod rules;

@@ -87,6 +87,21 @@ pub struct PollSettings {
     pub user_agent: String,
 }
 
+impl Default for PollSettings {
+    /// The settings an empty `[poll]` table gives (for commands that run without a config).
+    fn default() -> PollSettings {
+        PollSettings {
+            concurrency: 16,
+            per_host: 2,
+            host_delay: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: DEFAULT_MAX_BODY,
+            user_agent: default_user_agent(),
+        }
+    }
+}
+
 /// A portal (or feed publisher) with one or more sections.
 #[derive(Debug, Clone)]
 pub struct Source {

@@ -37,6 +37,18 @@ impl NewSection {
     }
 }
 
+/// The section as a `[[source.section]]` block, for previews (`import --dry-run`).
+pub fn render_block(new: &NewSection) -> String {
+    let mut out = format!("# source: {}\n[[source.section]]\n", new.source_id);
+    for (key, value) in &new.keys {
+        out.push_str(&format!(
+            "{key} = {}\n",
+            toml_edit::Value::from(value.as_str())
+        ));
+    }
+    out
+}
+
 /// Why an edit was not made; the original file is untouched in every case.
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
@@ -216,8 +228,14 @@ mod tests {
     fn appends_after_the_sources_last_section_keeping_comments() {
         let path = Path::new("/x/feeds.toml");
         let text = append_to_text(CONFIG, path, &[feed("a", "two"), feed("c", "three")]).unwrap();
-        assert!(text.starts_with("# my feeds\n\n[[source]]\nid = \"a\"   # first\n"), "{text}");
-        assert!(text.contains("# the only section\n[[source.section]]\nid = \"one\""), "{text}");
+        assert!(
+            text.starts_with("# my feeds\n\n[[source]]\nid = \"a\"   # first\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# the only section\n[[source.section]]\nid = \"one\""),
+            "{text}"
+        );
         let config = Config::parse(&text, path).unwrap();
         let keys: Vec<String> = config.sections().map(|(s, sec)| sec.key(s)).collect();
         assert_eq!(keys, ["a/one", "a/two", "b/x", "c/three"]);
@@ -226,7 +244,10 @@ mod tests {
         let two = text.find("id = \"two\"").unwrap();
         let b = text.find("id = \"b\"").unwrap();
         assert!(two < b, "{text}");
-        assert!(text.contains("# added by a test\n[[source.section]]\nid = \"two\""), "{text}");
+        assert!(
+            text.contains("# added by a test\n[[source.section]]\nid = \"two\""),
+            "{text}"
+        );
     }
 
     #[test]

@@ -45,7 +45,9 @@ pub enum OpmlError {
 }
 
 fn line_at(text: &str, position: u64) -> usize {
-    let end = usize::try_from(position).unwrap_or(usize::MAX).min(text.len());
+    let end = usize::try_from(position)
+        .unwrap_or(usize::MAX)
+        .min(text.len());
     text.as_bytes()
         .get(..end)
         .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
@@ -124,7 +126,9 @@ fn outline(
             .trim()
             .to_string(),
         xml_url: xml_url.trim().to_string(),
-        html_url: html_url.map(|h| h.trim().to_string()).filter(|h| !h.is_empty()),
+        html_url: html_url
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty()),
         line,
     }))
 }
@@ -189,8 +193,10 @@ pub fn plan(outlines: &[Outline], config: &Config, source: Option<&str>) -> Impo
             }
         };
         if let Some((_, key)) = configured.iter().find(|(u, _)| *u == url) {
-            plan.skipped
-                .push(format!("{url} (line {}): already configured as {key}", o.line));
+            plan.skipped.push(format!(
+                "{url} (line {}): already configured as {key}",
+                o.line
+            ));
             continue;
         }
         let site = o
@@ -271,7 +277,10 @@ mod tests {
         assert_eq!(outlines.len(), 3);
         assert_eq!(outlines[0].title, "Example & Co");
         assert_eq!(outlines[0].line, 6);
-        assert_eq!(outlines[1].title, "澎湃新闻", "empty title falls back to text");
+        assert_eq!(
+            outlines[1].title, "澎湃新闻",
+            "empty title falls back to text"
+        );
         assert_eq!(outlines[2].line, 10);
     }
 
@@ -284,9 +293,16 @@ mod tests {
             .iter()
             .map(|s| format!("{}/{}", s.source_id, s.id()))
             .collect();
-        assert_eq!(keys, ["example-com/example-co-2", "feeds-example-cn/thepaper"]);
+        assert_eq!(
+            keys,
+            ["example-com/example-co-2", "feeds-example-cn/thepaper"]
+        );
         assert_eq!(plan.warnings.len(), 1);
-        assert!(plan.warnings[0].starts_with("line 10: <outline text=\"Bad\">"), "{:?}", plan.warnings);
+        assert!(
+            plan.warnings[0].starts_with("line 10: <outline text=\"Bad\">"),
+            "{:?}",
+            plan.warnings
+        );
         let again = super::plan(&outlines, &config(), Some("mine"));
         assert_eq!(again.sections[0].source_id, "mine");
         assert_eq!(again.sections[1].id(), "thepaper");
@@ -306,9 +322,13 @@ mod tests {
 
     #[test]
     fn broken_files_say_where() {
-        let err = read_outlines("<opml>\n<body>\n<outline text=\"a\" xmlUrl=\"x\"\n</body>").unwrap_err();
+        let err =
+            read_outlines("<opml>\n<body>\n<outline text=\"a\" xmlUrl=\"x\"\n</body>").unwrap_err();
         assert!(matches!(err, OpmlError::Xml { .. }), "{err}");
-        assert_eq!(read_outlines("<rss></rss>").unwrap_err(), OpmlError::NotOpml);
+        assert_eq!(
+            read_outlines("<rss></rss>").unwrap_err(),
+            OpmlError::NotOpml
+        );
         assert!(slug("  ").is_empty());
         assert_eq!(slug("Hello, World!"), "hello-world");
     }

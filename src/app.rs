@@ -28,6 +28,9 @@ pub enum AppError {
     /// Binding or serving failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// `feeds.toml` could not be edited (it is unchanged).
+    #[error("{0}")]
+    Edit(#[from] crate::feeds_edit::EditError),
     /// Anything else, already worded for the user.
     #[error("{0}")]
     Other(String),
@@ -434,8 +437,21 @@ pub struct CheckReport {
     pub charset: String,
     /// Extracted items.
     pub rows: Vec<CheckRow>,
+    /// Headlines the `keep`/`block` rules dropped: title, link and which rule did it.
+    pub blocked: Vec<BlockedRow>,
     /// Things to fix.
     pub warnings: Vec<String>,
+}
+
+/// A headline `headwire check` shows as dropped by a `keep`/`block` rule.
+#[derive(Debug, Clone)]
+pub struct BlockedRow {
+    /// Title.
+    pub title: String,
+    /// Canonical link.
+    pub link: String,
+    /// Which rule dropped it and where it matched, worded for the user.
+    pub reason: String,
 }
 
 /// `headwire check SOURCE/SECTION`: extract from a file or a live fetch, store nothing.
@@ -515,6 +531,13 @@ pub async fn check(
             labels: observed.page_labels.clone(),
         });
     }
+    for (observed, why) in &processed.blocked {
+        report.blocked.push(BlockedRow {
+            title: observed.title.clone(),
+            link: observed.link.clone().unwrap_or_default(),
+            reason: why.to_string(),
+        });
+    }
     if processed.skipped_no_title > 0 {
         report.warnings.push(format!(
             "{} of {} matched items had no title and were skipped",
@@ -564,6 +587,218 @@ pub async fn check(
         report.warnings.push("the feed has no entries".into());
     }
     Ok(report)
+}
+
+/// What `headwire suggest` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct SuggestRequest {
+    /// The page URL (fetched unless `file` is given; then the base for links).
+    pub url: Option<String>,
+    /// Read the page from this file instead of fetching it.
+    pub file: Option<std::path::PathBuf>,
+    /// Zone for offset-less times (default: the target source's, else UTC).
+    pub timezone: Option<chrono_tz::Tz>,
+    /// `SOURCE/SECTION` to append the chosen suggestion to `feeds.toml` as.
+    pub write: Option<String>,
+    /// The new section's name (default: its id).
+    pub name: Option<String>,
+    /// Which suggestion `write` takes (1 = the best).
+    pub pick: usize,
+}
+
+/// What `headwire suggest` found (and wrote).
+#[derive(Debug, Clone)]
+pub struct SuggestReport {
+    /// How the charset was decided.
+    pub charset: String,
+    /// The page URL links were resolved against.
+    pub page_url: url::Url,
+    /// The suggestions, best first.
+    pub suggestions: Vec<crate::suggest::Suggestion>,
+    /// The `source/section` key written to `feeds.toml`, if any.
+    pub written: Option<String>,
+}
+
+/// Whether `id` is a valid source or section id.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `headwire suggest`: fetches (or reads) a page like polling does, suggests the best three
+/// headline lists and, with `write`, appends the chosen one to the config file.
+pub async fn suggest(
+    config_path: &Path,
+    request: &SuggestRequest,
+) -> Result<SuggestReport, AppError> {
+    let config = if config_path.exists() {
+        Some(Config::load(config_path)?)
+    } else if request.write.is_some() {
+        return Err(AppError::Other(format!(
+            "--write needs an existing config; {} does not exist",
+            config_path.display()
+        )));
+    } else {
+        None
+    };
+    let target = match &request.write {
+        Some(key) => {
+            let (source, section) = key.split_once('/').filter(|(a, b)| valid_id(a) && valid_id(b)).ok_or_else(|| {
+                AppError::Other(format!(
+                    "--write `{key}`: write SOURCE/SECTION with ids of lower-case letters, digits and '-'"
+                ))
+            })?;
+            Some((source.to_string(), section.to_string()))
+        }
+        None => None,
+    };
+    let existing_source = target.as_ref().and_then(|(source, _)| {
+        config
+            .as_ref()
+            .and_then(|c| c.sources.iter().find(|s| &s.id == source))
+    });
+    let timezone = request
+        .timezone
+        .or(existing_source.map(|s| s.timezone))
+        .unwrap_or(chrono_tz::Tz::UTC);
+    let Some(url_text) = request.url.as_deref() else {
+        return Err(AppError::Other(
+            "give the page URL (with --file, --url gives the URL the page was saved from)".into(),
+        ));
+    };
+    let page_url = url::Url::parse(url_text)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| AppError::Other(format!("`{url_text}` is not an http(s) URL")))?;
+    let (bytes, content_type, page_url) = match &request.file {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| AppError::Other(format!("cannot read {}: {e}", path.display())))?;
+            (bytes, None, page_url)
+        }
+        None => {
+            let settings = config.as_ref().map(|c| c.poll.clone()).unwrap_or_default();
+            let headers = existing_source
+                .map(|s| s.headers.clone())
+                .unwrap_or_default();
+            let fetcher = Fetcher::new(&settings).map_err(|e| AppError::Other(e.to_string()))?;
+            match fetcher
+                .fetch(&page_url, &headers, &Validators::default())
+                .await
+            {
+                Ok(FetchOutcome::Body(body)) => (body.bytes, body.content_type, body.final_url),
+                Ok(FetchOutcome::NotModified) => {
+                    return Err(AppError::Other(
+                        "the server answered 304 to an unconditional GET".into(),
+                    ))
+                }
+                Err(e) => return Err(AppError::Other(format!("fetching {page_url}: {e}"))),
+            }
+        }
+    };
+    let options = crate::suggest::SuggestOptions {
+        timezone,
+        now: chrono::Utc::now(),
+        max: 3,
+    };
+    let work_url = page_url.clone();
+    let (charset, suggestions) = tokio::task::spawn_blocking(move || {
+        crate::suggest::suggest_bytes(&bytes, content_type.as_deref(), &work_url, &options)
+    })
+    .await
+    .map_err(|e| AppError::Other(format!("suggest failed: {e}")))?;
+    let mut report = SuggestReport {
+        charset,
+        page_url,
+        suggestions,
+        written: None,
+    };
+    if let Some((source_id, section_id)) = target {
+        let pick = report
+            .suggestions
+            .get(request.pick.max(1) - 1)
+            .ok_or_else(|| {
+                AppError::Other(format!(
+                    "--pick {}: there are {} suggestions; nothing was written",
+                    request.pick,
+                    report.suggestions.len()
+                ))
+            })?;
+        let mut keys = vec![
+            ("id".to_string(), section_id.clone()),
+            (
+                "name".to_string(),
+                request.name.clone().unwrap_or_else(|| section_id.clone()),
+            ),
+            ("url".to_string(), report.page_url.to_string()),
+        ];
+        for (key, value) in pick.fields() {
+            keys.push((key.to_string(), value.to_string()));
+        }
+        let origin = report.page_url.join("/").map(|u| u.to_string()).ok();
+        let mut new_source = vec![
+            ("name".to_string(), source_id.clone()),
+            ("timezone".to_string(), timezone.name().to_string()),
+        ];
+        if let Some(origin) = origin {
+            new_source.push(("url".to_string(), origin));
+        }
+        let section = crate::feeds_edit::NewSection {
+            source_id: source_id.clone(),
+            new_source,
+            keys,
+            comment: Some(format!(
+                "suggested by `headwire suggest` from {} ({} headlines)",
+                report.page_url, pick.headlines
+            )),
+        };
+        crate::feeds_edit::append_to_file(config_path, &[section])?;
+        report.written = Some(format!("{source_id}/{section_id}"));
+    }
+    Ok(report)
+}
+
+/// What `headwire import` did (or, dry, would do).
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    /// The planned sections, skips and warnings.
+    pub plan: crate::opml_import::ImportPlan,
+    /// Whether `feeds.toml` was changed.
+    pub written: bool,
+}
+
+/// `headwire import OPML`: appends every new feed of an OPML export as a `kind = "feed"`
+/// section (`dry_run`: plans only).
+pub fn import(
+    config_path: &Path,
+    opml: &Path,
+    source: Option<&str>,
+    dry_run: bool,
+) -> Result<ImportReport, AppError> {
+    if let Some(id) = source {
+        if !valid_id(id) {
+            return Err(AppError::Other(format!(
+                "--source `{id}`: use lower-case letters, digits and '-'"
+            )));
+        }
+    }
+    let config = Config::load(config_path)?;
+    let text = std::fs::read_to_string(opml)
+        .map_err(|e| AppError::Other(format!("cannot read {}: {e}", opml.display())))?;
+    let outlines = crate::opml_import::read_outlines(&text)
+        .map_err(|e| AppError::Other(format!("{}: {e}", opml.display())))?;
+    let plan = crate::opml_import::plan(&outlines, &config, source);
+    let written = !dry_run && !plan.sections.is_empty();
+    if written {
+        crate::feeds_edit::append_to_file(config_path, &plan.sections)?;
+    } else if !plan.sections.is_empty() {
+        // Dry run: the edit is still checked, so what it prints is what would validate.
+        let original = std::fs::read_to_string(config_path)?;
+        crate::feeds_edit::append_to_text(&original, config_path, &plan.sections)?;
+    }
+    Ok(ImportReport { plan, written })
 }
 
 /// `headwire store stats` output lines.

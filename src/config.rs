@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::extract::html::{FieldSelector, ItemSelector};
 use crate::normalize::time::parse_duration;
+use crate::rules::{HeadlineRules, Rule};
 
 /// Default poll interval when neither the source nor the section names one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -84,6 +85,21 @@ pub struct PollSettings {
     pub max_body_bytes: usize,
     /// User-Agent header sent with every request.
     pub user_agent: String,
+}
+
+impl Default for PollSettings {
+    /// The settings an empty `[poll]` table gives (for commands that run without a config).
+    fn default() -> PollSettings {
+        PollSettings {
+            concurrency: 16,
+            per_host: 2,
+            host_delay: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: DEFAULT_MAX_BODY,
+            user_agent: default_user_agent(),
+        }
+    }
 }
 
 /// A portal (or feed publisher) with one or more sections.
@@ -202,6 +218,8 @@ pub struct Section {
     /// Read at most the first N headlines of the page ([`DEFAULT_HEADLINES_PER_PAGE`] unless
     /// the section sets `limit`): bounds the work and memory one page can cost.
     pub limit: Option<usize>,
+    /// `keep`/`block` rules: the source's followed by the section's own (they add up).
+    pub rules: HeadlineRules,
 }
 
 impl Section {
@@ -393,6 +411,8 @@ struct RawSource {
     keep_days: Option<Spanned<i64>>,
     keep_items: Option<Spanned<i64>>,
     canonical: Option<Spanned<String>>,
+    keep: Option<Spanned<Vec<Spanned<String>>>>,
+    block: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default, rename = "section")]
     sections: Vec<RawSection>,
 }
@@ -415,6 +435,8 @@ struct RawSection {
     author: Option<Spanned<Selectors>>,
     time_format: Option<Spanned<String>>,
     limit: Option<Spanned<i64>>,
+    keep: Option<Spanned<Vec<Spanned<String>>>>,
+    block: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// A selector field: one selector or a list of fallbacks.
@@ -475,6 +497,44 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+
+    /// Parses a `keep`/`block` list; each bad rule is a problem on its own line.
+    fn rule_list(
+        &mut self,
+        value: &Option<Spanned<Vec<Spanned<String>>>>,
+        key: &str,
+    ) -> Option<Vec<Rule>> {
+        let Some(list) = value else {
+            return Some(Vec::new());
+        };
+        let mut rules = Vec::new();
+        let mut ok = true;
+        for (i, text) in list.get_ref().iter().enumerate() {
+            match Rule::parse(text.get_ref()) {
+                Ok(rule) => rules.push(rule),
+                Err(e) => {
+                    self.problem(Some(text.span()), &format!("{key}[{i}]"), e.to_string());
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(rules)
+    }
+
+    /// The `keep` and `block` lists of a source or section.
+    fn headline_rules(
+        &mut self,
+        keep: &Option<Spanned<Vec<Spanned<String>>>>,
+        block: &Option<Spanned<Vec<Spanned<String>>>>,
+        key: &str,
+    ) -> Option<HeadlineRules> {
+        let keep = self.rule_list(keep, &format!("{key}.keep"));
+        let block = self.rule_list(block, &format!("{key}.block"));
+        Some(HeadlineRules {
+            keep: keep?,
+            block: block?,
+        })
     }
 
     fn positive(&mut self, value: &Option<Spanned<i64>>, key: &str, max: i64) -> Option<i64> {
@@ -728,6 +788,11 @@ impl Validator<'_> {
             },
             None => None,
         };
+        let rules = self.headline_rules(&raw.keep, &raw.block, &key);
+        let source_rules = rules.clone().unwrap_or_default();
+        if rules.is_none() {
+            ok = false;
+        }
         let mut section_ids = HashSet::new();
         let mut sections = Vec::new();
         if raw.sections.is_empty() {
@@ -741,7 +806,13 @@ impl Validator<'_> {
         for (j, raw_section) in raw.sections.into_iter().enumerate() {
             let section_key = format!("{key}.section[{j}]");
             match self.section(raw_section, &section_key, interval, &mut section_ids) {
-                Some(section) => sections.push(section),
+                Some(mut section) => {
+                    let own = std::mem::take(&mut section.rules);
+                    section.rules = source_rules.clone();
+                    section.rules.keep.extend(own.keep);
+                    section.rules.block.extend(own.block);
+                    sections.push(section);
+                }
                 None => ok = false,
             }
         }
@@ -873,7 +944,8 @@ impl Validator<'_> {
                 ok = false;
             }
         }
-        let (url, kind) = (url?, kind?);
+        let rules = self.headline_rules(&raw.keep, &raw.block, &key);
+        let (url, kind, rules) = (url?, kind?, rules?);
         ok.then(|| Section {
             name: raw.name.clone().unwrap_or_else(|| id.clone()),
             id,
@@ -882,6 +954,7 @@ impl Validator<'_> {
             interval,
             time_format,
             limit,
+            rules,
         })
     }
 
@@ -1122,6 +1195,40 @@ label = "a.key"
         let shown = parse(&text).unwrap_err().to_string();
         assert!(shown.contains("duplicate section id"), "{shown}");
         assert!(shown.contains("not used by kind = \"feed\""), "{shown}");
+    }
+
+    #[test]
+    fn keep_and_block_rules_are_validated_per_entry() {
+        let text = GOOD.replacen(
+            "strip_params = [\"s\"]",
+            "strip_params = [\"s\"]\nblock = [\"广告\"]",
+            1,
+        ) + "keep = [\n  \"ok\",\n  \"re:(open\",\n  \"\",\n]\n";
+        let err = parse(&text).unwrap_err();
+        let shown = err.to_string();
+        assert_eq!(err.problems.len(), 2, "{shown}");
+        assert_eq!(err.problems[0].line, Some(25), "{shown}");
+        assert!(err.problems[0].key.ends_with(".keep[1]"), "{shown}");
+        assert!(shown.contains("`re:(open` is not a valid regex"), "{shown}");
+        assert_eq!(err.problems[1].line, Some(26), "{shown}");
+        assert!(shown.contains("is empty"), "{shown}");
+
+        let text = GOOD.replacen(
+            "strip_params = [\"s\"]",
+            "strip_params = [\"s\"]\nblock = [\"广告\", \"re:^live:\"]",
+            1,
+        );
+        let config = parse(&text).unwrap();
+        let (_, section) = config.section("guancha/politics").unwrap();
+        assert_eq!(
+            section.rules.block.len(),
+            2,
+            "the source's rules apply to its sections"
+        );
+        assert_eq!(section.rules.block[1].as_str(), "re:^live:");
+        assert!(section.rules.keep.is_empty());
+        let err = parse(&GOOD.replacen("label = ", "block = \"one\"\nlabel = ", 1)).unwrap_err();
+        assert!(err.to_string().contains(":21:"), "{err}");
     }
 
     #[test]

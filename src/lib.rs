@@ -9,9 +9,13 @@
 pub mod app;
 pub mod config;
 pub mod extract;
+pub mod feeds_edit;
 pub mod fetch;
 pub mod normalize;
+pub mod opml_import;
 pub mod poll;
 pub mod render;
+pub mod rules;
 pub mod server;
 pub mod store;
+pub mod suggest;

@@ -52,6 +52,40 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Find the headline lists on a page and print ready selectors (`--write` appends one).
+    Suggest {
+        /// The page URL (with --file: the URL it was saved from, for resolving links).
+        page: Option<String>,
+        /// Read the page from this file instead of fetching it.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// The page's URL when reading --file (same as the positional URL).
+        #[arg(long)]
+        url: Option<String>,
+        /// Zone for times printed without an offset (default: the source's, else UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Append the chosen suggestion to the config as SOURCE/SECTION.
+        #[arg(long, value_name = "SOURCE/SECTION")]
+        write: Option<String>,
+        /// Name of the written section (default: its id).
+        #[arg(long)]
+        name: Option<String>,
+        /// Which suggestion --write takes (1 = best).
+        #[arg(long, default_value_t = 1)]
+        pick: usize,
+    },
+    /// Add every feed of an OPML export (any feed reader) as kind = "feed" sections.
+    Import {
+        /// The OPML file.
+        opml: PathBuf,
+        /// Put every feed in this source (default: one source per site host).
+        #[arg(long)]
+        source: Option<String>,
+        /// Print the sections instead of writing them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Inspect the store.
     Store {
         #[command(subcommand)]
@@ -161,15 +195,94 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
                     }
                 );
             }
+            for row in &report.blocked {
+                println!(
+                    "blocked: {}\n     {}\n     by: {}",
+                    row.title, row.link, row.reason
+                );
+            }
             for warning in &report.warnings {
                 println!("warning: {warning}");
             }
-            println!("{} items extracted", report.rows.len());
+            if report.blocked.is_empty() {
+                println!("{} items extracted", report.rows.len());
+            } else {
+                println!(
+                    "{} items extracted, {} dropped by keep/block rules",
+                    report.rows.len(),
+                    report.blocked.len()
+                );
+            }
             Ok(if report.rows.is_empty() {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Suggest {
+            page,
+            file,
+            url,
+            timezone,
+            write,
+            name,
+            pick,
+        } => {
+            let timezone = match timezone {
+                Some(zone) => Some(zone.parse::<chrono_tz::Tz>().map_err(|_| {
+                    app::AppError::Other(format!("--timezone `{zone}` is not an IANA time zone"))
+                })?),
+                None => None,
+            };
+            let request = app::SuggestRequest {
+                url: url.or(page),
+                file,
+                timezone,
+                write,
+                name,
+                pick,
+            };
+            let report = app::suggest(&cli.config, &request).await?;
+            print_suggestions(&report);
+            Ok(if report.suggestions.is_empty() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Import {
+            opml,
+            source,
+            dry_run,
+        } => {
+            let report = app::import(&cli.config, &opml, source.as_deref(), dry_run)?;
+            for warning in &report.plan.warnings {
+                println!("warning: {warning}");
+            }
+            for skipped in &report.plan.skipped {
+                println!("skipped: {skipped}");
+            }
+            for section in &report.plan.sections {
+                if dry_run {
+                    println!("\n{}", headwire::feeds_edit::render_block(section));
+                } else {
+                    println!("added: {}/{}", section.source_id, section.id());
+                }
+            }
+            println!(
+                "{} feeds {}, {} skipped, {} warnings",
+                report.plan.sections.len(),
+                if report.written {
+                    format!("added to {}", cli.config.display())
+                } else if dry_run {
+                    "would be added (dry run)".to_string()
+                } else {
+                    "added".to_string()
+                },
+                report.plan.skipped.len(),
+                report.plan.warnings.len()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Store { action } => {
             let config = Config::load(&cli.config)?;
@@ -199,5 +312,51 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
             app::health(&url).await?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Prints `headwire suggest` output: per suggestion its selectors, count, first five
+/// headlines and a ready section block.
+fn print_suggestions(report: &app::SuggestReport) {
+    println!("charset: {}", report.charset);
+    if report.suggestions.is_empty() {
+        println!("no repeated headline blocks found on {}", report.page_url);
+    }
+    for (i, s) in report.suggestions.iter().enumerate() {
+        println!(
+            "\n#{} — {} headlines ({} with a parsed time), score {:.0}",
+            i + 1,
+            s.headlines,
+            s.timed,
+            s.score
+        );
+        for (key, value) in s.fields() {
+            println!("  {key:<8} {value}");
+        }
+        for (n, sample) in s.samples.iter().enumerate() {
+            println!(
+                "  {:>2}. {}\n      {}\n      time: {} → {}\n      labels: {}",
+                n + 1,
+                sample.title,
+                sample.link,
+                sample.raw_time.as_deref().unwrap_or("-"),
+                sample
+                    .time
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_else(|| "(first-seen)".into()),
+                if sample.labels.is_empty() {
+                    "-".to_string()
+                } else {
+                    sample.labels.join(", ")
+                }
+            );
+        }
+        println!(
+            "\n{}",
+            s.section_block("SECTION", "SECTION", &report.page_url)
+        );
+    }
+    if let Some(key) = &report.written {
+        println!("wrote {key} to the config; `serve --watch` or SIGHUP picks it up");
     }
 }

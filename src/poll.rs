@@ -108,6 +108,8 @@ pub struct SectionReport {
     pub found: usize,
     /// New items stored.
     pub new: usize,
+    /// Headlines the section's `keep`/`block` rules dropped (never stored).
+    pub blocked: usize,
     /// The server answered 304 or the body was unchanged: nothing was parsed.
     pub unchanged: bool,
     /// The failure, if any.
@@ -137,9 +139,12 @@ pub struct Processed {
     pub raw_times: Vec<Option<String>>,
     /// How the charset was decided.
     pub charset: String,
+    /// Headlines `keep`/`block` rules dropped, in page order, with the reason (for `check`).
+    pub blocked: Vec<(Observed, crate::rules::Dropped)>,
 }
 
-/// Decodes, extracts and normalises a fetched body for a section (pure apart from logging).
+/// Decodes, extracts and normalises a fetched body for a section, then applies the source's and
+/// section's `keep`/`block` rules (pure apart from logging).
 pub fn process_body(
     bytes: &[u8],
     content_type: Option<&str>,
@@ -188,9 +193,27 @@ pub fn process_body(
         }
     };
     let raw_times: Vec<Option<String>> = headlines.iter().map(|h| h.time_text.clone()).collect();
-    let (observed, notes) = normalize_headlines(headlines, source, section, now);
-    processed.raw_times = raw_times;
-    processed.observed = observed;
+    let (observed, mut notes) = normalize_headlines(headlines, source, section, now);
+    let rules = &section.rules;
+    if rules.is_empty() {
+        processed.raw_times = raw_times;
+        processed.observed = observed;
+    } else {
+        // Observed stories, raw times and time reasons are parallel lists: filter them together.
+        let mut reasons = std::mem::take(&mut notes.time_reasons).into_iter();
+        let mut raw_times = raw_times.into_iter();
+        for story in observed {
+            let (raw, reason) = (raw_times.next().flatten(), reasons.next().flatten());
+            match rules.verdict(&story) {
+                None => {
+                    processed.observed.push(story);
+                    processed.raw_times.push(raw);
+                    notes.time_reasons.push(reason);
+                }
+                Some(why) => processed.blocked.push((story, why)),
+            }
+        }
+    }
     processed.notes = notes;
     Ok(processed)
 }
@@ -416,6 +439,7 @@ impl Poller {
                 key: section.key(source),
                 found: 0,
                 new: 0,
+                blocked: 0,
                 unchanged: false,
                 error: None,
                 retry_after: None,
@@ -472,6 +496,7 @@ impl Poller {
             key,
             found: 0,
             new: 0,
+            blocked: 0,
             unchanged: false,
             error: Some(error),
             retry_after: None,
@@ -515,6 +540,7 @@ impl Poller {
             key: key.clone(),
             found: 0,
             new: 0,
+            blocked: 0,
             unchanged: false,
             error: None,
             retry_after: None,
@@ -575,6 +601,7 @@ impl Poller {
                 } else {
                     status.last_found = report.found;
                     status.last_new = report.new;
+                    status.last_blocked = report.blocked;
                 }
                 status.last_success = Some((self.clock)());
                 status.consecutive_failures = 0;
@@ -619,12 +646,13 @@ impl Poller {
         let work = tokio::task::spawn_blocking(move || {
             process_and_store(&store, &metrics, &config, &body, &source, &section, now)
         });
-        let (found, new) = match work.await {
+        let (found, new, blocked) = match work.await {
             Ok(result) => result?,
             Err(e) => return Err(PollError::Internal(join_error_message(e))),
         };
         report.found = found;
         report.new = new;
+        report.blocked = blocked;
         Ok(())
     }
 
@@ -835,7 +863,7 @@ fn process_and_store(
     source: &Source,
     section: &Section,
     now: DateTime<Utc>,
-) -> Result<(usize, usize), PollError> {
+) -> Result<(usize, usize, usize), PollError> {
     inject_test_panic(&section.key(source));
     let processed = process_body(
         &body.bytes,
@@ -868,8 +896,9 @@ fn process_and_store(
     metrics
         .new_items
         .fetch_add(outcome.new as u64, Ordering::Relaxed);
-    tracing::info!(section = %key, found = outcome.found, new = outcome.new, updated = outcome.updated, "polled");
-    Ok((outcome.found, outcome.new))
+    let blocked = processed.blocked.len();
+    tracing::info!(section = %key, found = outcome.found, new = outcome.new, updated = outcome.updated, blocked, "polled");
+    Ok((outcome.found, outcome.new, blocked))
 }
 
 /// Fault injection for tests of the supervision path, compiled into debug builds only:

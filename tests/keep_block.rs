@@ -1,6 +1,11 @@
 //! Keep/block rules end to end through `headwire check`: blocked headlines are dropped before
 //! storing, and `check` says which rule dropped which headline.
 
+mod faults_support;
+
+use std::time::{Duration, Instant};
+
+use faults_support::{config_text, section_status, Fixture, Reply, Site};
 use headwire::app;
 use headwire::config::Config;
 
@@ -85,5 +90,40 @@ fn a_bad_regex_is_a_config_error_with_its_line() {
     assert!(
         err.contains("block[1]: `re:[unclosed` is not a valid regex"),
         "{err}"
+    );
+}
+
+/// Under `serve`, blocked headlines are never stored and their count shows on `/api/status`.
+#[test]
+fn serve_stores_no_blocked_headline_and_counts_them_on_the_status_page() {
+    let fixture = Fixture::start();
+    fixture.set("/news/", Reply::html(PAGE));
+    let sources = format!(
+        "[[source]]\nid = \"demo\"\nblock = [\"广告\", \"re:^live:\"]\n\n[[source.section]]\n\
+         id = \"news\"\nurl = \"{}\"\nitem = \"ul.list > li\"\ntitle = \"a\"\n",
+        fixture.url("/news/")
+    );
+    let site = Site::new(&config_text(&sources));
+    let served = site.serve();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let news = loop {
+        let status = served.status();
+        let news = section_status(&status, "demo/news").clone();
+        if news["last_found"].as_u64().is_some() && news["last_success"].is_string() {
+            break news;
+        }
+        assert!(Instant::now() < deadline, "never polled: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(news["last_blocked"], 2, "{news}");
+    assert_eq!(news["items_stored"], 2, "{news}");
+    let feed = served.fetch("/feed.rss?section=demo/news").text();
+    assert!(
+        feed.contains("股市上涨") && feed.contains("Weather tomorrow"),
+        "{feed}"
+    );
+    assert!(
+        !feed.contains("买一送一") && !feed.contains("election"),
+        "{feed}"
     );
 }

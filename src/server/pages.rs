@@ -390,6 +390,7 @@ fn status_json(state: &AppState) -> String {
                 "last_error": s.last_error,
                 "last_found": s.last_found,
                 "last_new": s.last_new,
+                "last_blocked": s.last_blocked,
                 "items_stored": state.store.count_label(&fold_label(&key)),
             })
         })

@@ -148,7 +148,10 @@ async fn feeds_follow_validator_rules_and_agree_across_formats() {
     assert_eq!(feed.entries()[2].authors()[0].name(), "观察者网测试");
 
     // ttl / max-age follow the shortest poll interval behind the response.
-    assert_eq!(rss.header("cache-control"), "public, max-age=86400");
+    assert_eq!(
+        rss.header("cache-control"),
+        "public, max-age=86400, stale-while-revalidate=86400"
+    );
     let world = h.get("/feed.rss?section=world").await;
     let world_channel = check_rss_rules(&world.body, &h.url("/feed.rss?section=world"), 1440);
     // The shared story was also seen in politics (1d), so the world feed still says 1d …
@@ -162,7 +165,10 @@ async fn feeds_follow_validator_rules_and_agree_across_formats() {
         &h.url("/feed.rss?section=world&exclude=%E4%B8%8A%E6%B5%B7"),
         2880,
     );
-    assert_eq!(world_only.header("cache-control"), "public, max-age=172800");
+    assert_eq!(
+        world_only.header("cache-control"),
+        "public, max-age=172800, stale-while-revalidate=172800"
+    );
 
     // Self links repeat the request exactly, query included.
     let query = "/feed.atom?section=%E6%97%B6%E6%94%BF&limit=3&q=%E4%B8%8A%E6%B5%B7";
@@ -917,5 +923,66 @@ async fn hostile_stored_content_still_renders_valid_inert_documents() {
     let path = "/feed.atom?section=%5D%5D%3E+%26+%3Clabel%3E";
     let feed = check_atom_rules(&h.get(path).await.body, &h.url(path));
     assert_eq!(feed.entries().len(), 1);
+    h.stop().await;
+}
+
+/// A commit makes stale only the feeds built from what it touched: other sections' feeds stay
+/// cached (no render), the touched section and the merged feed render again, and a feed whose
+/// items did not change keeps its ETag, so a reader's revalidation still gets a 304.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_re_renders_only_the_feeds_it_touched() {
+    use headwire::normalize::{text::title_key, Observed};
+    use headwire::store::BatchContext;
+    let h = Harness::start(None).await;
+    let politics = "/feed.atom?section=politics";
+    let top_world = "/feed.atom?section=world&limit=1";
+    let merged = "/feed.atom";
+    for path in [politics, top_world, merged] {
+        assert_eq!(h.get(path).await.status, 200);
+    }
+    let world_etag = h.get(top_world).await.header("etag").to_string();
+    let renders = h.metric("headwire_feed_renders_total").await;
+    // A story first seen in world, published long before its newest one.
+    let title = "一则较早的国际新闻";
+    let old = Observed {
+        identity: "link:example.com/late-world".into(),
+        link: Some("https://example.com/late-world".into()),
+        title: title.into(),
+        title_key: title_key(title),
+        summary: None,
+        author: None,
+        image: None,
+        guid: None,
+        published: Some(
+            DateTime::parse_from_rfc3339("2022-03-01T00:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        ),
+        page_labels: Vec::new(),
+    };
+    let ctx = BatchContext {
+        source_id: "portal",
+        section_key: "portal/world",
+        section_name: "World",
+        title_window: None,
+        now: DateTime::parse_from_rfc3339("2022-03-13T07:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    };
+    let out = h.store.apply_batch(&ctx, &[old]).unwrap();
+    assert_eq!(out.new, 1);
+    // politics: untouched, served from the cache.
+    assert_eq!(h.get(politics).await.status, 200);
+    assert_eq!(h.metric("headwire_feed_renders_total").await, renders);
+    // world: touched, rendered again — but its newest item is the same, so is its ETag.
+    let again = h
+        .get_with(top_world, &[("if-none-match", &world_etag)])
+        .await;
+    assert_eq!(again.status, 304, "same items, same ETag");
+    assert_eq!(h.metric("headwire_feed_renders_total").await, renders + 1.0);
+    // The merged feed depends on every commit.
+    let merged_now = h.get(merged).await;
+    assert!(merged_now.body.contains(title));
+    assert_eq!(h.metric("headwire_feed_renders_total").await, renders + 2.0);
     h.stop().await;
 }

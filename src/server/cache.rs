@@ -1,8 +1,13 @@
 //! The render cache: identical feed requests between two store changes are answered from memory.
 //!
 //! Entries are keyed by (format, raw query string) — exactly what decides the body, self link
-//! included — and remember the store generation they were rendered at; a changed generation
-//! makes them stale, and the next insert drops every stale entry. A feed filtered by a relative
+//! included — and remember what they were built from ([`FeedDeps`]: the label keys or source
+//! ids the store query read) and that feed's generation at render time
+//! ([`crate::store::Store::feed_generation`]). A commit that touched none of an entry's keys
+//! leaves it valid, so a live store that commits a page every second only re-renders the feeds
+//! of the sections that changed; a feed over everything (no filter) depends on every commit. A
+//! re-render whose items did not change gets the same ETag (it is the body's hash), so readers
+//! keep getting `304`s. The next insert drops every stale entry. A feed filtered by a relative
 //! `since` (`6h`) also expires when the minute changes. Only requests that passed parsing and
 //! the token check are ever inserted, so a hit needs neither (the cache is cleared when the
 //! configuration changes). The cache is bounded in bytes (bodies, compressed copies and keys)
@@ -139,9 +144,21 @@ fn compress(body: &[u8], coding: Coding) -> Option<Bytes> {
     }
 }
 
+/// What a cached feed was built from: the folded label keys its store query read or, without
+/// labels, its source ids; both empty means every item (the merged feed, or `q=` alone).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedDeps {
+    /// Label keys (`source/section` keys and page labels), folded.
+    pub labels: Vec<String>,
+    /// Source ids.
+    pub sources: Vec<String>,
+}
+
 struct Entry {
     format: u8,
     query: Box<str>,
+    deps: FeedDeps,
+    /// The feed's generation (of its `deps`) when it was rendered.
     generation: u64,
     /// For relative `since`: the Unix minute the rendering is valid in.
     minute: Option<i64>,
@@ -177,18 +194,22 @@ impl RenderCache {
         }
     }
 
-    /// The rendering of (`format`, `query`) if it was made at `generation` (and, for a relative
-    /// `since`, in the current minute, read from `now_minute` only then).
+    /// The rendering of (`format`, `query`) if none of what it was built from changed since
+    /// (`generation_of` gives a feed's current generation) and, for a relative `since`, it was
+    /// made in the current minute (read from `now_minute` only then).
     pub fn get(
         &self,
         format: u8,
         query: &str,
-        generation: u64,
+        generation_of: impl Fn(&FeedDeps) -> u64,
         now_minute: impl FnOnce() -> i64,
     ) -> Option<Arc<Rendered>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let entry = inner.entries.get(&hash(format, query))?;
-        if entry.generation != generation || entry.format != format || &*entry.query != query {
+        if entry.format != format
+            || &*entry.query != query
+            || generation_of(&entry.deps) != entry.generation
+        {
             return None;
         }
         if let Some(minute) = entry.minute {
@@ -202,15 +223,18 @@ impl RenderCache {
         Some(entry.rendered.clone())
     }
 
-    /// Stores a rendering made at `generation`: drops every entry of an older generation,
-    /// then the least recently used ones until everything fits.
+    /// Stores a rendering built from `deps` at their `generation`: drops every entry that is
+    /// stale by `generation_of`, then the least recently used ones until everything fits.
+    #[allow(clippy::too_many_arguments)] // each argument is one fact about the rendering
     pub fn put(
         &self,
         format: u8,
         query: &str,
+        deps: FeedDeps,
         generation: u64,
         minute: Option<i64>,
         rendered: Arc<Rendered>,
+        generation_of: impl Fn(&FeedDeps) -> u64,
     ) {
         // Compressed copies grow an entry after insertion; budget for them up front.
         let charged = rendered.size() * 2 + query.len() + 64;
@@ -220,7 +244,7 @@ impl RenderCache {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let Inner { entries, bytes } = &mut *inner;
         entries.retain(|_, e| {
-            let keep = e.generation >= generation;
+            let keep = generation_of(&e.deps) == e.generation;
             if !keep {
                 *bytes -= e.charged;
             }
@@ -248,6 +272,7 @@ impl RenderCache {
             Entry {
                 format,
                 query: query.into(),
+                deps,
                 generation,
                 minute,
                 rendered,
@@ -295,41 +320,89 @@ mod tests {
         ))
     }
 
+    /// Feed generations as a test controls them: `labels[0]` names the feed.
+    fn generations(
+        map: &std::cell::RefCell<HashMap<String, u64>>,
+    ) -> impl Fn(&FeedDeps) -> u64 + '_ {
+        move |deps: &FeedDeps| {
+            let name = deps.labels.first().cloned().unwrap_or_default();
+            map.borrow().get(&name).copied().unwrap_or(0)
+        }
+    }
+
+    fn deps(name: &str) -> FeedDeps {
+        FeedDeps {
+            labels: vec![name.to_string()],
+            sources: Vec::new(),
+        }
+    }
+
     #[test]
     fn generation_and_capacity_are_respected() {
+        let gens = std::cell::RefCell::new(HashMap::from([("a".to_string(), 1u64)]));
+        let now = generations(&gens);
         // Each entry is charged 2 × 100 body bytes + key + 64 = 265: two fit in 700, not three.
         let cache = RenderCache::new(700);
-        cache.put(0, "a", 1, None, r(100));
-        cache.put(0, "b", 1, None, r(100));
-        assert!(cache.get(0, "a", 1, || 0).is_some());
+        cache.put(0, "a", deps("a"), 1, None, r(100), &now);
+        cache.put(0, "b", deps("b"), 0, None, r(100), &now);
+        assert!(cache.get(0, "a", &now, || 0).is_some());
         assert!(
-            cache.get(1, "a", 1, || 0).is_none(),
+            cache.get(1, "a", &now, || 0).is_none(),
             "format is part of the key"
         );
-        assert!(
-            cache.get(0, "a", 2, || 0).is_none(),
-            "stale after a store change"
-        );
-        cache.put(0, "c", 1, None, r(100)); // evicts b (least recently used)
-        assert!(cache.get(0, "b", 1, || 0).is_none());
-        assert!(cache.get(0, "a", 1, || 0).is_some());
+        cache.put(0, "c", deps("c"), 0, None, r(100), &now); // evicts b (least recently used)
+        assert!(cache.get(0, "b", &now, || 0).is_none());
+        assert!(cache.get(0, "a", &now, || 0).is_some());
         assert!(cache.bytes() <= 700);
-        cache.put(0, "huge", 1, None, r(10_000));
-        assert!(cache.get(0, "huge", 1, || 0).is_none());
-        // A newer generation drops every stale entry on insert.
-        cache.put(0, "d", 2, None, r(10));
-        assert_eq!(cache.len(), 1);
+        cache.put(0, "huge", deps("h"), 0, None, r(10_000), &now);
+        assert!(cache.get(0, "huge", &now, || 0).is_none());
         cache.clear();
         assert!(cache.is_empty());
         assert_eq!(cache.bytes(), 0);
     }
 
     #[test]
+    fn a_change_makes_stale_only_the_feeds_built_from_what_it_touched() {
+        let gens = std::cell::RefCell::new(HashMap::new());
+        let now = generations(&gens);
+        let cache = RenderCache::new(10_000);
+        cache.put(0, "section=a", deps("a"), 0, None, r(10), &now);
+        cache.put(0, "section=b", deps("b"), 0, None, r(10), &now);
+        // A commit touches b only.
+        gens.borrow_mut().insert("b".into(), 7);
+        assert!(
+            cache.get(0, "section=a", &now, || 0).is_some(),
+            "a stays valid"
+        );
+        assert!(
+            cache.get(0, "section=b", &now, || 0).is_none(),
+            "b is stale"
+        );
+        // The next insert drops the stale entry and keeps the valid one.
+        cache.put(0, "section=c", deps("c"), 0, None, r(10), &now);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(0, "section=a", &now, || 0).is_some());
+        // Re-rendered at b's new generation, it is valid again.
+        cache.put(0, "section=b", deps("b"), 7, None, r(10), &now);
+        assert!(cache.get(0, "section=b", &now, || 0).is_some());
+    }
+
+    #[test]
     fn relative_since_expires_with_the_minute() {
+        let gens = std::cell::RefCell::new(HashMap::new());
+        let now = generations(&gens);
         let cache = RenderCache::new(1000);
-        cache.put(0, "since=6h", 1, Some(100), r(10));
-        assert!(cache.get(0, "since=6h", 1, || 100).is_some());
-        assert!(cache.get(0, "since=6h", 1, || 101).is_none());
+        cache.put(
+            0,
+            "since=6h",
+            FeedDeps::default(),
+            0,
+            Some(100),
+            r(10),
+            &now,
+        );
+        assert!(cache.get(0, "since=6h", &now, || 100).is_some());
+        assert!(cache.get(0, "since=6h", &now, || 101).is_none());
     }
 
     #[test]

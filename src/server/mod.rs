@@ -32,7 +32,7 @@ use crate::poll::{Clock, PollMetrics};
 use crate::render::{self, FeedMeta, SourceInfo};
 use crate::store::{Item, Query, Store, StoreError};
 use actix_web::web::Bytes;
-use cache::{RenderCache, Rendered};
+use cache::{FeedDeps, RenderCache, Rendered};
 use query::{parse_query, FeedQuery, QueryError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -461,16 +461,18 @@ fn unix_minute(t: DateTime<Utc>) -> i64 {
 async fn feed(req: &HttpRequest, state: &web::Data<AppState>, format: Format) -> HttpResponse {
     let started = Instant::now();
     let raw_query = req.query_string();
-    let generation = state.store.generation();
-    let hit = state.cache.get(format as u8, raw_query, generation, || {
-        unix_minute((state.clock)())
-    });
+    let hit = state.cache.get(
+        format as u8,
+        raw_query,
+        |deps| state.store.feed_generation(&deps.labels, &deps.sources),
+        || unix_minute((state.clock)()),
+    );
     let rendered = match hit {
         Some(hit) => {
             state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
             hit
         }
-        None => match render_miss(req, state, format, generation).await {
+        None => match render_miss(req, state, format).await {
             Ok(rendered) => rendered,
             Err(response) => {
                 state.metrics.record_at(format as usize, started);
@@ -496,7 +498,6 @@ async fn render_miss(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     format: Format,
-    generation: u64,
 ) -> Result<Arc<Rendered>, HttpResponse> {
     let config = state.config();
     let now = (state.clock)();
@@ -523,15 +524,19 @@ async fn render_miss(
         if let Some(hook) = &task_state.render_hook {
             hook();
         }
-        let rendered = render_feed(&parts, &task_state, &config, &query, format)?;
+        let (rendered, deps, generation) =
+            render_feed(&parts, &task_state, &config, &query, format)?;
         let rendered = Arc::new(rendered);
         task_state.metrics.renders.fetch_add(1, Ordering::Relaxed);
+        let store = &task_state.store;
         task_state.cache.put(
             format as u8,
             &parts.query,
+            deps,
             generation,
             query.since_relative.then(|| unix_minute(now)),
             rendered.clone(),
+            |deps| store.feed_generation(&deps.labels, &deps.sources),
         );
         Ok::<_, FeedError>(rendered)
     })
@@ -583,13 +588,15 @@ fn respond(req: &HttpRequest, format: Format, rendered: &Rendered) -> HttpRespon
         .body(body)
 }
 
+/// Renders a feed; returns it with what it was built from and that feed's generation, taken
+/// before the store was read (a commit in between only makes the next request render again).
 fn render_feed(
     req: &RequestParts,
     state: &AppState,
     config: &Config,
     query: &FeedQuery,
     format: Format,
-) -> Result<Rendered, FeedError> {
+) -> Result<(Rendered, FeedDeps, u64), FeedError> {
     let lookup_sections = state.lookup();
     let mut labels: Vec<String> = Vec::new();
     for key in query
@@ -601,6 +608,11 @@ fn render_feed(
             labels.push(key);
         }
     }
+    let deps = FeedDeps {
+        labels: labels.clone(),
+        sources: query.sources.clone(),
+    };
+    let generation = state.store.feed_generation(&deps.labels, &deps.sources);
     let budget = state.feed_budget;
     let store_query = Query {
         labels,
@@ -669,14 +681,27 @@ fn render_feed(
         HeaderValue::from_str(&text)
             .map_err(|e| FeedError::Render(format!("header value {text:?}: {e}")))
     };
+    // The body's hash: a re-render with the same items keeps its ETag, so readers keep
+    // getting 304s however often other feeds change.
     let etag = header(format!("\"{:016x}\"", xxh3_64(body.as_bytes())))?;
-    Ok(Rendered::new(
+    let max_age = interval.as_secs().max(1);
+    let rendered = Rendered::new(
         Bytes::from(body),
         etag,
         header(http_date(updated))?,
         updated.timestamp(),
-        header(format!("public, max-age={}", interval.as_secs().max(1)))?,
-    ))
+        header(cache_control(max_age))?,
+    );
+    Ok((rendered, deps, generation))
+}
+
+/// `Cache-Control` for a feed: any shared cache may keep it (`public`) for `max_age` seconds
+/// (the shortest poll interval among its sections, so nothing is missed for longer than the
+/// poll itself would miss it), and may serve it stale for as long again while it revalidates in
+/// the background (`stale-while-revalidate`, RFC 5861), so a reverse proxy in front never makes
+/// a reader wait for headwire.
+fn cache_control(max_age: u64) -> String {
+    format!("public, max-age={max_age}, stale-while-revalidate={max_age}")
 }
 
 /// The request's query as it appeared, with any byte a URI may not carry (non-ASCII text sent
@@ -933,7 +958,15 @@ mod tests {
             0,
             HeaderValue::from_static("x"),
         ));
-        state.cache.put(0, "", 1, None, rendered);
+        state.cache.put(
+            0,
+            "",
+            FeedDeps::default(),
+            1,
+            None,
+            rendered,
+            |_: &FeedDeps| 1,
+        );
         assert_eq!(state.cache.len(), 1);
         state.set_config(config);
         assert!(state.cache.is_empty());

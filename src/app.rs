@@ -283,6 +283,9 @@ impl Running {
         if old.store.cache_bytes != config.store.cache_bytes {
             tracing::warn!("store.cache_mb changed: takes effect after a restart");
         }
+        if old.server.render_cache_bytes != config.server.render_cache_bytes {
+            tracing::warn!("server.cache_mb changed: takes effect after a restart");
+        }
         let summary = self
             .poller
             .reload(config.clone())

@@ -46,6 +46,9 @@ pub const DEFAULT_HEADLINES_PER_PAGE: usize = 500;
 /// The largest `limit` a section may set.
 pub const MAX_HEADLINES_PER_PAGE: usize = 10_000;
 
+/// Default size of the render cache (`[server] cache_mb`).
+pub const DEFAULT_RENDER_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// How headwire serves feeds.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -55,6 +58,9 @@ pub struct ServerSettings {
     pub base_url: Url,
     /// When set, feed URLs must carry `?token=` with this value.
     pub token: Option<String>,
+    /// Bytes of rendered feeds kept in memory (`[server] cache_mb`, default 32): enough for
+    /// every feed readers rotate over keeps them all cached between the polls that change them.
+    pub render_cache_bytes: usize,
 }
 
 /// Store-wide settings that shape identity and history.
@@ -374,6 +380,7 @@ struct RawServer {
     listen: Option<Spanned<String>>,
     base_url: Option<Spanned<String>>,
     token: Option<Spanned<String>>,
+    cache_mb: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -612,6 +619,9 @@ impl Validator<'_> {
             Some(_) => self.duration(&raw.store.title_window, "store.title_window"),
             None => Some(Duration::from_secs(48 * 3600)),
         };
+        let render_cache_bytes = self
+            .positive(&raw.server.cache_mb, "server.cache_mb", 65_536)
+            .map_or(DEFAULT_RENDER_CACHE_BYTES, |mb| mb as usize * 1024 * 1024);
         let cache_bytes = self
             .positive(&raw.store.cache_mb, "store.cache_mb", 65_536)
             .map_or(crate::store::DEFAULT_CACHE_BYTES, |mb| {
@@ -693,6 +703,7 @@ impl Validator<'_> {
                 listen,
                 base_url,
                 token,
+                render_cache_bytes,
             },
             store_path,
             store: StoreSettings {
@@ -1160,6 +1171,22 @@ label = "a.key"
         }
         let err = parse(&with("\"big\"")).unwrap_err();
         assert!(err.to_string().contains(":7:"), "{err}");
+    }
+
+    #[test]
+    fn render_cache_size_is_set_in_mib_and_checked() {
+        assert_eq!(
+            parse(GOOD).unwrap().server.render_cache_bytes,
+            DEFAULT_RENDER_CACHE_BYTES
+        );
+        let with =
+            |value: &str| GOOD.replacen("[server]", &format!("[server]\ncache_mb = {value}"), 1);
+        assert_eq!(
+            parse(&with("128")).unwrap().server.render_cache_bytes,
+            128 * 1024 * 1024
+        );
+        let err = parse(&with("0")).unwrap_err().to_string();
+        assert!(err.contains("server.cache_mb: 0 is out of range"), "{err}");
     }
 
     #[test]

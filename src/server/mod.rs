@@ -36,9 +36,6 @@ use cache::{FeedDeps, RenderCache, Rendered};
 use query::{parse_query, FeedQuery, QueryError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Default render-cache size in bytes.
-pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
-
 /// How long one feed's store scan may run. A plain section feed at a million items renders in
 /// milliseconds; only a keyword search that matches little scans the whole index (about 100 µs
 /// per item, so ~10 s at 100k items). Two seconds is long past any feed reader's patience for
@@ -290,7 +287,7 @@ impl AppState {
         AppState {
             config: RwLock::new((config.clone(), Arc::new(SectionLookup::new(&config)))),
             store,
-            cache: RenderCache::new(DEFAULT_CACHE_BYTES),
+            cache: RenderCache::new(config.server.render_cache_bytes),
             clock,
             metrics: ServerMetrics::default(),
             poll_metrics: None,

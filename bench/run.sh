@@ -10,6 +10,9 @@
 #   4. polling             `headwire poll --once` over 1,000 ~100 KB pages served by nginx, then
 #                          again with every page answering 304; getrusage via bash `time`
 #   5. memory              VmHWM of `headwire serve` through 1–2 at 100k and at 1M items
+#   6. live serving        wrk rotating over all 1,000 section feeds (gzip, like readers) at 100k
+#                          items while 300 sections change and are polled every 60 s, vs the same
+#                          readers on the same store with polling stopped, alternated
 # and rewrites BENCHMARKS.md. Every target is a ratio against a baseline measured in the same
 # run (alternated A B A B) or an absolute bound; absolute numbers are printed for context.
 #
@@ -199,9 +202,9 @@ NGINX_PID=$!
 # ---------------------------------------------------------------------------------------------
 HOT_QUERY="/feed.atom?section=sec0050&limit=50"
 
-start_serve() { # DATA_DIR
+start_serve() { # DATA_DIR [CONFIG]
     HEADWIRE_LISTEN="127.0.0.1:$HP" HEADWIRE_DATA="$1" RUST_LOG=warn \
-        "$HW" serve --config "$W/serve.toml" >"$W/serve.log" 2>&1 &
+        "$HW" serve --config "${2:-$W/serve.toml}" >"$W/serve.log" 2>&1 &
     SERVE_PID=$!
     PIDS+=("$SERVE_PID")
     wait_http "http://127.0.0.1:$HP/healthz"
@@ -276,6 +279,55 @@ wrk_run b5_uncached "http://127.0.0.1:$HP/" feed
 put serve_hwm_big_kb "$(hwm_kb "$SERVE_PID")"
 other_routes rbig
 stop_serve
+}
+
+# ---------------------------------------------------------------------------------------------
+# 6. Live serving: readers over every section feed while polling keeps changing the store
+# ---------------------------------------------------------------------------------------------
+LIVE_SECTIONS=${BENCH_LIVE_SECTIONS:-300}
+LIVE_INTERVAL=${BENCH_LIVE_INTERVAL:-60s}
+step_live() {
+log "benchmark 6: live vs quiet at 100k items, $LIVE_SECTIONS sections changing, polled every $LIVE_INTERVAL"
+"$BENCH" serve-config --out "$W/quiet.toml" --cache-mb 256
+"$BENCH" serve-config --out "$W/live.toml" --cache-mb 256 --live "$LIVE_SECTIONS" \
+    --live-port "$NP" --live-interval "$LIVE_INTERVAL"
+mkdir -p "$W/www/live"
+"$BENCH" live-pages --dir "$W/www/live" --sections "$LIVE_SECTIONS" --tick 0
+wait_http "http://127.0.0.1:$NP/live/sec0000.html"
+# Every second one new story on top of every live page (files replaced atomically).
+(
+    tick=0
+    while :; do
+        sleep 1
+        tick=$((tick + 1))
+        "$BENCH" live-pages --dir "$W/www/live" --sections "$LIVE_SECTIONS" --tick "$tick" || exit 0
+    done
+) &
+PIDS+=($!)
+rm -rf "$W/store-live"
+cp -a "$W/store-100000" "$W/store-live"
+for round in $(seq 1 "$ROUNDS"); do
+    for mode in quiet live; do
+        start_serve "$W/store-live" "$W/$mode.toml"
+        # Live: sections never polled are first polled within 30 s of start, later rounds
+        # resume when due; wait until polling is in its steady state.
+        [[ $mode == live ]] && sleep 35
+        # Warm: every section feed rendered once.
+        BENCH_GZIP=1 BENCH_ROTATE=sections BENCH_THREADS=2 wrk -t2 -c64 -d5s \
+            -s "$ROOT/bench/wrk_report.lua" "http://127.0.0.1:$HP/" >/dev/null
+        new0=$(metric headwire_new_items_total)
+        polls0=$(metric headwire_polls_total)
+        renders0=$(metric headwire_feed_renders_total)
+        hits0=$(metric headwire_feed_cache_hits_total)
+        BENCH_GZIP=1 wrk_run "b6_${mode}_$round" "http://127.0.0.1:$HP/" sections
+        put "b6_${mode}_${round}_new" "$(($(metric headwire_new_items_total) - new0))"
+        put "b6_${mode}_${round}_polls" "$(($(metric headwire_polls_total) - polls0))"
+        put "b6_${mode}_${round}_renders" "$(($(metric headwire_feed_renders_total) - renders0))"
+        put "b6_${mode}_${round}_hits" "$(($(metric headwire_feed_cache_hits_total) - hits0))"
+        log "$mode #$round: $(get "b6_${mode}_${round}_new") new items in $(get "b6_${mode}_${round}_polls") polls, $(get "b6_${mode}_${round}_renders") renders, $(get "b6_${mode}_${round}_hits") hits"
+        stop_serve
+    done
+done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -385,6 +437,16 @@ b4_cpu=$(mean_of b4_full cpu 3)
 b4_cpu_page_ms=$(calc "$b4_cpu * 1000 / 1000" 2)
 b4_304_cpu=$(mean_of b4_304 cpu 3)
 b4_cpu_ratio=$(calc "$b4_cpu / $b4_304_cpu" 1)
+b6_live=$(mean_of b6_live rps 0)
+b6_quiet=$(mean_of b6_quiet rps 0)
+b6_ratio=$(calc "$b6_live / $b6_quiet")
+b6_pairs=""
+b6_new=""
+for r in $(seq 1 "$ROUNDS"); do
+    b6_pairs+="$(calc "$(get "b6_live_${r}_rps") / $(get "b6_quiet_${r}_rps")") "
+    b6_new+="$(get "b6_live_${r}_new") "
+done
+b6_p99_worst=$(for r in $(seq 1 "$ROUNDS"); do get "b6_live_${r}_p99_ms"; done | sort -g | tail -1)
 hwm_big_mb=$(calc "$(get serve_hwm_big_kb) / 1024" 1)
 hwm_100k_mb=$(calc "$(get serve_hwm_100000_kb) / 1024" 1)
 mb() { calc "$1 / 1048576" 1; }
@@ -430,6 +492,8 @@ Rerun with \`bench/run.sh\` (see the README); every number below comes from that
 | 4 | polling: CPU per page | ${b4_cpu_page_ms} ms | < 3 ms | $(yesno "$b4_cpu_page_ms < 3") |
 | 4 | polling: CPU full / all-304 | ${b4_cpu_ratio}× (${b4_cpu} s vs ${b4_304_cpu} s) | ≥ 10× | $(yesno "$b4_cpu_ratio >= 10") |
 | 5 | peak RSS of serve through 1–2, ${BIG_LABEL} items | ${hwm_big_mb} MB (100k items: ${hwm_100k_mb} MB) | < 100 MB | $(yesno "$hwm_big_mb < 100") |
+| 6 | live / quiet requests/s, readers over every section feed while ${LIVE_SECTIONS} sections change | ${b6_ratio}× (${b6_live} vs ${b6_quiet} req/s; pairs: ${b6_pairs% }) | ≥ 0.8× | $(yesno "$b6_ratio >= 0.8") |
+| 6 | live p99, same | ${b6_p99_worst} ms (worst of $ROUNDS runs) | < 20 ms | $(yesno "$b6_p99_worst < 20") |
 
 ## 1. Serving, cached
 
@@ -455,6 +519,27 @@ for ${b2_requests} requests. Baseline: nginx rotating over 1,000 static copies o
 |---|---|---|---|---|---|
 EOF
     wrk_rows b2 "headwire (renders)" "nginx (1,000 files)"
+    cat <<EOF
+
+## 6. Live serving
+
+The 100k-item store again, with \`[server] cache_mb = 256\` (every section feed fits). Readers:
+\`wrk -t2 -c64 -d${DUR}s\` rotating over \`/feed.atom?section=secNNNN&limit=50\` for all 1,000
+sections with \`Accept-Encoding: gzip\`. Live: ${LIVE_SECTIONS} sections poll pages (nginx) that gain
+one new story every second, every ${LIVE_INTERVAL}, so a page is committed every
+$(calc "$(echo "$LIVE_INTERVAL" | tr -dc 0-9) / ${LIVE_SECTIONS}" 2) s or so; quiet: the same
+readers on the same store with those sections pointed at a closed port (polling stopped).
+Alternated quiet, live; new items stored during the live runs: ${b6_new% }.
+
+| run | requests/s | p50 ms | p99 ms | max ms | errors | renders | cache hits |
+|---|---|---|---|---|---|---|---|
+EOF
+    for r in $(seq 1 "$ROUNDS"); do
+        for mode in quiet live; do
+            p="b6_${mode}_$r"
+            echo "| $mode #$r | $(get "${p}_rps") | $(get "${p}_p50_ms") | $(get "${p}_p99_ms") | $(get "${p}_max_ms") | $(get "${p}_errors")/$(get "${p}_non2xx") | $(get "${p}_renders") | $(get "${p}_hits") |"
+        done
+    done
     cat <<EOF
 
 ## 3. Store scaling (issue 5's proof)
@@ -562,6 +647,7 @@ build
 step_store
 start_nginx
 step_serve
+step_live
 step_poll
 put total_secs $(($(date +%s) - T_START))
 put load_end "$(cut -d' ' -f1-3 /proc/loadavg)"

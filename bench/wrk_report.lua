@@ -5,6 +5,9 @@
 --   and limits 41..60 (20,000 distinct queries per cycle; the render cache holds ~1,000, so
 --   every request renders). Threads interleave so no two threads ask the same query.
 -- BENCH_ROTATE=static: requests rotate over /u/0.atom .. /u/999.atom (nginx baseline).
+-- BENCH_ROTATE=sections: requests rotate over /feed.atom?section=secNNNN&limit=50 for all 1,000
+--   sections (what a crowd of readers subscribed to every section asks; cached between changes).
+-- BENCH_GZIP=1: every request sends Accept-Encoding: gzip, as feed readers do.
 -- done() prints one parseable line: WRK requests=… rps=… p50_ms=… p99_ms=… …
 
 local mode = os.getenv("BENCH_ROTATE")
@@ -21,8 +24,17 @@ function init(args)
    counter = tid or 0
 end
 
+local headers = {}
+if os.getenv("BENCH_GZIP") == "1" then
+   headers["Accept-Encoding"] = "gzip"
+end
+
 function request()
-   if mode == "feed" then
+   if mode == "sections" then
+      local i = counter
+      counter = counter + step
+      return wrk.format("GET", string.format("/feed.atom?section=sec%04d&limit=50", i % 1000), headers)
+   elseif mode == "feed" then
       local i = counter
       counter = counter + step
       local section = i % 1000

@@ -100,6 +100,8 @@ free_port() {
 NP=$(free_port)
 HP=$(free_port)
 while [[ $HP == "$NP" ]]; do HP=$(free_port); done
+PP=$(free_port)
+while [[ $PP == "$NP" || $PP == "$HP" ]]; do PP=$(free_port); done
 
 wait_http() { # URL: wait up to 120 s for a 2xx
     local i
@@ -190,6 +192,22 @@ http {
         listen 127.0.0.1:$NP;
         root $W/www;
     }
+    # 7. headwire behind a shared cache, as docs/nginx-cache.conf sets it up.
+    proxy_cache_path $W/nginx/cache levels=1:2 keys_zone=headwire:10m max_size=512m inactive=1d use_temp_path=off;
+    server {
+        listen 127.0.0.1:$PP;
+        location / {
+            proxy_pass http://127.0.0.1:$HP;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache headwire;
+            proxy_cache_revalidate on;
+            proxy_cache_use_stale updating error timeout http_500 http_502 http_503;
+            proxy_cache_background_update on;
+            proxy_cache_lock on;
+            add_header X-Cache-Status \$upstream_cache_status always;
+        }
+    }
 }
 EOF
 "$NGINX" -c "$W/nginx/nginx.conf" -p "$W/nginx" &
@@ -237,7 +255,7 @@ other_routes() { # LABEL: one request to each page that is not a feed (after VmH
 }
 
 step_serve() {
-"$BENCH" serve-config --out "$W/serve.toml"
+"$BENCH" serve-config --out "$W/serve.toml" --cache-mb 256
 log "serving at 100k items: headwire on :$HP, nginx on :$NP"
 start_serve "$W/store-100000"
 put serve_open_rss_100000_kb "$(hwm_kb "$SERVE_PID")"
@@ -255,6 +273,15 @@ log "benchmark 1: cached feed vs nginx, $ROUNDS A/B pairs of ${DUR}s"
 for round in $(seq 1 "$ROUNDS"); do
     wrk_run "b1_hw_$round" "http://127.0.0.1:$HP$HOT_QUERY"
     wrk_run "b1_nx_$round" "http://127.0.0.1:$NP$HOT_QUERY"
+done
+
+log "benchmark 7: behind nginx proxy_cache — every section feed (gzip), through the cache vs direct"
+BENCH_GZIP=1 BENCH_ROTATE=sections BENCH_THREADS=2 wrk -t2 -c64 -d5s \
+    -s "$ROOT/bench/wrk_report.lua" "http://127.0.0.1:$PP/" >/dev/null
+put b7_cache_status "$(curl -fsS -o /dev/null -D - "http://127.0.0.1:$PP$HOT_QUERY" | awk -F': ' 'tolower($1) == "x-cache-status" { print $2 }' | tr -d '\r')"
+for round in $(seq 1 "$ROUNDS"); do
+    BENCH_GZIP=1 wrk_run "b7_proxy_$round" "http://127.0.0.1:$PP/" sections
+    BENCH_GZIP=1 wrk_run "b7_direct_$round" "http://127.0.0.1:$HP/" sections
 done
 
 log "benchmark 2: uncached feeds vs nginx over 1,000 files, $ROUNDS A/B pairs of ${DUR}s"
@@ -437,6 +464,9 @@ b4_cpu=$(mean_of b4_full cpu 3)
 b4_cpu_page_ms=$(calc "$b4_cpu * 1000 / 1000" 2)
 b4_304_cpu=$(mean_of b4_304 cpu 3)
 b4_cpu_ratio=$(calc "$b4_cpu / $b4_304_cpu" 1)
+b7_proxy=$(mean_of b7_proxy rps 0)
+b7_direct=$(mean_of b7_direct rps 0)
+b7_ratio=$(calc "$b7_proxy / $b7_direct")
 b6_live=$(mean_of b6_live rps 0)
 b6_quiet=$(mean_of b6_quiet rps 0)
 b6_ratio=$(calc "$b6_live / $b6_quiet")
@@ -494,6 +524,7 @@ Rerun with \`bench/run.sh\` (see the README); every number below comes from that
 | 5 | peak RSS of serve through 1–2, ${BIG_LABEL} items | ${hwm_big_mb} MB (100k items: ${hwm_100k_mb} MB) | < 100 MB | $(yesno "$hwm_big_mb < 100") |
 | 6 | live / quiet requests/s, readers over every section feed while ${LIVE_SECTIONS} sections change | ${b6_ratio}× (${b6_live} vs ${b6_quiet} req/s; pairs: ${b6_pairs% }) | ≥ 0.8× | $(yesno "$b6_ratio >= 0.8") |
 | 6 | live p99, same | ${b6_p99_worst} ms (worst of $ROUNDS runs) | < 20 ms | $(yesno "$b6_p99_worst < 20") |
+| 7 | behind nginx proxy_cache / direct, every section feed (gzip) | ${b7_ratio}× (${b7_proxy} vs ${b7_direct} req/s; X-Cache-Status after warm-up: $(get b7_cache_status)) | (reported) | |
 
 ## 1. Serving, cached
 
@@ -511,7 +542,7 @@ EOF
 ## 2. Serving, uncached
 
 Same store and server. wrk's script rotates over 1,000 sections × limits 41–60 (20,000
-distinct queries per cycle; the 32 MiB render cache holds about 1,000 feeds), so every
+distinct queries per cycle, taken in order; the 256 MiB render cache holds a few thousand feeds, so an LRU never hits), so every
 request is a query plus a render: headwire counted ${b2_renders} renders and ${b2_hits} cache hits
 for ${b2_requests} requests. Baseline: nginx rotating over 1,000 static copies of the feed.
 
@@ -538,6 +569,24 @@ EOF
         for mode in quiet live; do
             p="b6_${mode}_$r"
             echo "| $mode #$r | $(get "${p}_rps") | $(get "${p}_p50_ms") | $(get "${p}_p99_ms") | $(get "${p}_max_ms") | $(get "${p}_errors")/$(get "${p}_non2xx") | $(get "${p}_renders") | $(get "${p}_hits") |"
+        done
+    done
+    cat <<EOF
+
+## 7. Behind a shared cache
+
+nginx \`proxy_cache\` in front of headwire, set up as \`docs/nginx-cache.conf\` (revalidate,
+serve stale while updating, one upstream request per stale feed), on the 100k store: wrk rotating
+over every section feed with \`Accept-Encoding: gzip\` through the cache and directly, alternated.
+After the warm-up the cache answered \`X-Cache-Status: $(get b7_cache_status)\`.
+
+| run | requests/s | p50 ms | p99 ms | max ms | errors |
+|---|---|---|---|---|---|
+EOF
+    for r in $(seq 1 "$ROUNDS"); do
+        for who in proxy direct; do
+            p="b7_${who}_$r"
+            echo "| $who #$r | $(get "${p}_rps") | $(get "${p}_p50_ms") | $(get "${p}_p99_ms") | $(get "${p}_max_ms") | $(get "${p}_errors")/$(get "${p}_non2xx") |"
         done
     done
     cat <<EOF

@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use crate::normalize::search::visible_text;
 use crate::normalize::text::fold_label;
 use crate::normalize::Observed;
 
@@ -205,16 +206,6 @@ impl HeadlineRules {
             Some(Dropped::NotKept)
         }
     }
-}
-
-/// The text of a sanitised HTML summary: tags removed (a word `span` must not match every
-/// summary with a `<span>`), entities decoded.
-fn visible_text(html: &str) -> String {
-    if !html.contains(['<', '&']) {
-        return html.to_string();
-    }
-    let fragment = scraper::Html::parse_fragment(html);
-    fragment.root_element().text().collect()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! folded for matching (`text`). Everything here is pure; the clock is passed in.
 
 pub mod bounds;
+pub mod search;
 pub mod text;
 pub mod time;
 pub mod url;

@@ -615,13 +615,14 @@ fn render_feed(
         labels,
         sources: query.sources.clone(),
         since: query.since,
+        words: query.words.clone(),
+        exclude: query.exclude.clone(),
         limit: query.limit,
         deadline: Instant::now().checked_add(budget),
     };
-    let keep = |item: &Item| query.keeps(&item.title, item.summary.as_deref());
     let items = state
         .store
-        .query(&store_query, &keep)
+        .query(&store_query, &|_: &Item| true)
         .map_err(|e| match e {
             StoreError::OverBudget { examined } => FeedError::OverBudget { budget, examined },
             other => FeedError::Store(other),

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::normalize::search;
 use crate::normalize::text::fold_label;
 use crate::normalize::time::parse_duration;
 
@@ -68,22 +69,18 @@ impl FeedQuery {
         )
     }
 
-    /// Whether an item's title/summary passes the keyword filters. The summary's markup is
-    /// not searched (a keyword `span` must not match every summary with a `<span>`), and
-    /// CJK words match as substrings after the same folding as labels.
+    /// Whether a story with this title and summary passes the keyword filters: the rule the
+    /// store applies to its stored search text ([`crate::normalize::search`]: markup not
+    /// searched, CJK words matched as substrings after the same folding as labels).
     pub fn keeps(&self, title: &str, summary: Option<&str>) -> bool {
         if self.words.is_empty() && self.exclude.is_empty() {
             return true;
         }
-        let mut haystack = String::with_capacity(title.len() + 64);
-        haystack.push_str(title);
-        if let Some(summary) = summary {
-            haystack.push(' ');
-            push_visible_text(&mut haystack, summary);
-        }
-        let haystack = fold_label(&haystack);
-        self.words.iter().all(|w| haystack.contains(w.as_str()))
-            && !self.exclude.iter().any(|w| haystack.contains(w.as_str()))
+        search::matches(
+            &search::search_text(title, summary),
+            &self.words,
+            &self.exclude,
+        )
     }
 }
 
@@ -380,41 +377,6 @@ pub fn page_token(raw: &str) -> Result<Option<String>, QueryError> {
         }
     }
     Ok(token)
-}
-
-/// Appends the text of an HTML fragment: tags dropped, the common entities decoded.
-fn push_visible_text(out: &mut String, html: &str) {
-    let mut in_tag = false;
-    let mut rest = html;
-    while let Some(c) = rest.chars().next() {
-        if in_tag {
-            in_tag = c != '>';
-        } else if c == '<' {
-            // Tags vanish without a space: matching is by substring, so `<b>新</b>增` must
-            // still contain 新增.
-            in_tag = true;
-        } else if c == '&' {
-            let entity = [
-                ("&amp;", '&'),
-                ("&lt;", '<'),
-                ("&gt;", '>'),
-                ("&quot;", '"'),
-                ("&#39;", '\''),
-                ("&nbsp;", ' '),
-            ]
-            .into_iter()
-            .find(|(name, _)| rest.starts_with(name));
-            if let Some((name, decoded)) = entity {
-                out.push(decoded);
-                rest = &rest[name.len()..];
-                continue;
-            }
-            out.push(c);
-        } else {
-            out.push(c);
-        }
-        rest = &rest[c.len_utf8()..];
-    }
 }
 
 fn words(value: &str) -> Vec<String> {

@@ -10,6 +10,8 @@ pub(super) struct ItemWrite {
     pub(super) new_index_keys: Vec<(TreeId, Vec<u8>)>,
     /// Set for a new item: its `titles` entry.
     pub(super) title_entry: Option<Vec<u8>>,
+    /// Set when the title or summary is new: the folded search text for the `by_time` value.
+    pub(super) search_text: Option<String>,
 }
 
 /// Everything one batch will write, built up while resolving its observations.
@@ -143,6 +145,9 @@ impl Store {
                     if plan.writes[i].title_entry.is_none() {
                         plan.writes[i].title_entry = previous.title_entry;
                     }
+                    if plan.writes[i].search_text.is_none() {
+                        plan.writes[i].search_text = previous.search_text;
+                    }
                 }
                 None => {
                     if write.title_entry.is_some() {
@@ -179,6 +184,13 @@ impl Store {
             m.put(TreeId::Items, write.id.to_vec(), encode(&write.item));
             for (tree, key) in &write.new_index_keys {
                 m.put(*tree, key.clone(), Vec::new());
+            }
+            if let Some(text) = &write.search_text {
+                m.put(
+                    TreeId::ByTime,
+                    index_key(None, write.item.published, &write.id),
+                    text.as_bytes().to_vec(),
+                );
             }
             if let Some(entry) = &write.title_entry {
                 m.put(
@@ -352,6 +364,7 @@ impl Store {
             },
             new_index_keys,
             title_entry: Some(title_entry(&obs.title_key, &id)),
+            search_text: Some(search_text(&obs.title, obs.summary.as_deref())),
         }
     }
 
@@ -364,6 +377,7 @@ impl Store {
         ctx: &BatchContext<'_>,
     ) -> Option<ItemWrite> {
         let mut changed = false;
+        let mut text_changed = false;
         let mut new_index_keys = Vec::new();
         let same_story = item.identity == obs.identity;
         // The section that first saw the story owns its text; a cross-source title match adds
@@ -372,15 +386,16 @@ impl Store {
             same_story && item.sections.first().map(String::as_str) == Some(ctx.section_key);
         if owner && item.title != obs.title {
             item.title = obs.title.clone();
-            changed = true;
+            text_changed = true;
         }
         if obs.summary.is_some()
             && item.summary != obs.summary
             && (owner || (same_story && item.summary.is_none()))
         {
             item.summary = obs.summary.clone();
-            changed = true;
+            text_changed = true;
         }
+        changed |= text_changed;
         if item.author.is_none() && obs.author.is_some() {
             item.author = obs.author.clone();
             changed = true;
@@ -422,11 +437,13 @@ impl Store {
             return None;
         }
         item.updated = ctx.now;
+        let search_text = text_changed.then(|| search_text(&item.title, item.summary.as_deref()));
         Some(ItemWrite {
             id,
             item,
             new_index_keys,
             title_entry: None,
+            search_text,
         })
     }
 

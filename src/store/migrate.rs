@@ -107,6 +107,11 @@ impl Store {
                     fixed.published.timestamp_millis().to_be_bytes().to_vec(),
                 );
             }
+            m.put(
+                TreeId::ByTime,
+                index_key(None, fixed.published, &id),
+                search_text(&fixed.title, fixed.summary.as_deref()).into_bytes(),
+            );
             m.put(TreeId::Items, id.to_vec(), encode(&fixed));
             self.commit(&m, now, true)?;
             repaired += 1;

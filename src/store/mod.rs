@@ -3,7 +3,9 @@
 //!
 //! This is the only module that touches sled. Trees:
 //! - `items`: item id (16 bytes) → [`Item`] (JSON)
-//! - `by_time`: inverted published time (8 bytes, big-endian) + id → ()
+//! - `by_time`: inverted published time (8 bytes, big-endian) + id → the story's folded search
+//!   text ([`crate::normalize::search::search_text`], written with the item; empty for items
+//!   stored before it was kept), so `?q=` reads it without decoding or folding items
 //! - `by_label`: hash(folded label) + inverted time + id → () — `source/section` keys and page
 //!   labels. Section ids and names are not indexed: the server resolves them to section keys
 //!   through the config, which saves two keys per item (sled's memory follows the key count)
@@ -80,6 +82,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 use crate::config::Config;
+use crate::normalize::search::{matches as text_matches, search_text};
 use crate::normalize::text::fold_label;
 use crate::normalize::Observed;
 
@@ -216,6 +219,11 @@ pub struct Query {
     pub sources: Vec<String>,
     /// Only items published at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only items whose search text contains every one of these words (folded with
+    /// [`fold_label`], as the stored text is).
+    pub words: Vec<String>,
+    /// Only items whose search text contains none of these (folded) words.
+    pub exclude: Vec<String>,
     /// At most this many items.
     pub limit: usize,
     /// Give up with [`StoreError::OverBudget`] once this instant has passed (checked while

@@ -831,3 +831,65 @@ fn a_commit_moves_only_the_feeds_it_touched() {
     assert!(store.feed_generation(std::slice::from_ref(&b), &[]) > gb);
     assert_eq!(store.feed_generation(std::slice::from_ref(&a), &[]), moved);
 }
+
+#[test]
+fn words_match_the_search_text_kept_at_write_time() {
+    let store = Store::temporary().unwrap();
+    let mut first = obs("link:1", "上海新增本土確診病例", Some(t(1)), &["要闻"]);
+    first.summary = Some("<p>市卫健委<b>通报</b></p>".into());
+    store
+        .apply_batch(
+            &ctx("a", "x", "a/x", t(2)),
+            &[first, obs("link:2", "Weather tomorrow", Some(t(1)), &[])],
+        )
+        .unwrap();
+    let find = |words: &[&str], exclude: &[&str], labels: &[String]| -> Vec<String> {
+        store
+            .query(
+                &Query {
+                    words: words.iter().map(|w| fold_label(w)).collect(),
+                    exclude: exclude.iter().map(|w| fold_label(w)).collect(),
+                    labels: labels.to_vec(),
+                    limit: 10,
+                    ..Query::default()
+                },
+                &|_| true,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|i| i.title)
+            .collect()
+    };
+    assert_eq!(find(&["确诊", "通报"], &[], &[]), vec!["上海新增本土確診病例"]);
+    assert_eq!(find(&["WEATHER"], &[], &[]), vec!["Weather tomorrow"]);
+    assert_eq!(find(&["上海"], &["通报"], &[]), Vec::<String>::new());
+    // Through a label index, the text comes from the item's by_time entry.
+    let section = vec![fold_label("a/x")];
+    assert_eq!(find(&["确诊"], &[], &section), vec!["上海新增本土確診病例"]);
+    // A changed title changes what it is found by.
+    store
+        .apply_batch(
+            &ctx("a", "x", "a/x", t(3)),
+            &[obs("link:2", "Rain tomorrow", Some(t(1)), &[])],
+        )
+        .unwrap();
+    assert!(find(&["weather"], &[], &[]).is_empty());
+    assert_eq!(find(&["rain"], &[], &section), vec!["Rain tomorrow"]);
+    assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+    // An item stored before the text was kept (empty value) is folded when searched.
+    let id = item_id("link:2");
+    let item = store.load(&id).unwrap().unwrap();
+    store
+        .by_time
+        .insert(index_key(None, item.published, &id), Vec::<u8>::new())
+        .unwrap();
+    assert_eq!(find(&["rain"], &[], &[]), vec!["Rain tomorrow"]);
+    assert_eq!(find(&["rain"], &[], &section), vec!["Rain tomorrow"]);
+    assert!(store.verify().unwrap().is_empty());
+    // A wrong text is reported.
+    store
+        .by_time
+        .insert(index_key(None, item.published, &id), &b"something else"[..])
+        .unwrap();
+    assert_eq!(store.verify().unwrap().len(), 1);
+}

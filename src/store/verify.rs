@@ -31,6 +31,7 @@ impl Store {
         let _shared = self.commit_lock.read().unwrap_or_else(|e| e.into_inner());
         let mut problems = Vec::new();
         let mut expected: BTreeSet<(usize, Vec<u8>)> = BTreeSet::new();
+        let mut search_texts: HashMap<Vec<u8>, String> = HashMap::new();
         let mut titles_expected: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut item_ids: HashSet<[u8; 16]> = HashSet::new();
         let mut item_sources: BTreeSet<String> = BTreeSet::new();
@@ -76,6 +77,10 @@ impl Store {
                 ));
             }
             expected.insert((0, index_key(None, item.published, &id)));
+            search_texts.insert(
+                index_key(None, item.published, &id),
+                search_text(&item.title, item.summary.as_deref()),
+            );
             for l in &item.label_keys {
                 expected.insert((1, index_key(Some(prefix8(l)), item.published, &id)));
             }
@@ -84,6 +89,21 @@ impl Store {
                 item_sources.insert(s.clone());
             }
             titles_expected.insert(title_entry(&item.title_key, &id));
+        }
+        // A `by_time` value is the item's search text, or empty (stored before it was kept).
+        for entry in self.by_time.iter() {
+            let (key, value) = entry?;
+            if value.is_empty() {
+                continue;
+            }
+            if let Some(text) = search_texts.get(key.as_ref()) {
+                if value.as_ref() != text.as_bytes() {
+                    problems.push(format!(
+                        "by_time: entry {} holds a search text that is not its item's",
+                        hex(&key)
+                    ));
+                }
+            }
         }
         let names = ["by_time", "by_label", "by_source"];
         let ids = [TreeId::ByTime, TreeId::ByLabel, TreeId::BySource];

@@ -179,7 +179,7 @@ pub fn process_body(
             };
             let decoded = charset::decode(bytes, content_type, kind);
             let text = charset::strip_xml_encoding_declaration(&decoded.text);
-            let parsed = feed::parse_feed(&text, page_url)?;
+            let parsed = feed::parse_feed_limited(&text, page_url, section.limit)?;
             let mut headlines = parsed.headlines;
             if let Some(limit) = section.limit {
                 headlines.truncate(limit);

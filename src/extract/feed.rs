@@ -53,6 +53,11 @@ const MAX_TEXT_INPUT_BYTES: usize = 8192;
 /// document cannot exhaust the stack while the tree is built, walked or dropped.
 const MAX_DEPTH: usize = 128;
 
+/// A document whose elements nest deeper than this is rejected as [`FeedError::Invalid`]: no
+/// feed comes near it, and quick-xml's namespace reader counts open elements in a `u16`
+/// (65,536 levels overflow it: a panic with overflow checks, wrong namespaces without).
+pub const MAX_NESTING: usize = 16_384;
+
 const NS_ATOM10: &str = "http://www.w3.org/2005/Atom";
 const NS_ATOM03: &str = "http://purl.org/atom/ns#";
 const NS_RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
@@ -170,12 +175,31 @@ pub enum FeedError {
 /// `text` is already decoded to UTF-8 by the fetch stage; `feed_url` is where it was fetched
 /// from and resolves relative links (after any `xml:base`). The format is detected from the
 /// content only. Items with neither a title nor a link are skipped; an item with no title but a
-/// summary gets one from the summary's first words.
+/// summary gets one from the summary's first words. Every entry is read; see
+/// [`parse_feed_limited`] to read only the first ones.
 pub fn parse_feed(text: &str, feed_url: &Url) -> Result<ParsedFeed, FeedError> {
+    parse_feed_limited(text, feed_url, None)
+}
+
+/// [`parse_feed`] that reads at most the first `limit` entries (`None`: all of them).
+///
+/// Entries after the first `limit` are never materialised: an XML feed is cut just before its
+/// `limit + 1`-th `item`/`entry` (found by a cheap streaming pre-pass) and the elements still
+/// open there are closed, and a JSON Feed's further `items` are skipped by the JSON reader
+/// without being built. So a feed with 100,000 entries costs about what its first `limit`
+/// cost, beyond the text itself. Consequences: `limit` counts entries as the document has them,
+/// so when some of the first `limit` have neither title nor link the result has fewer headlines
+/// even if usable ones follow; channel-level elements placed after the cut (a `<title>` after
+/// the items) are not seen; and a document that is malformed only after the cut is read.
+pub fn parse_feed_limited(
+    text: &str,
+    feed_url: &Url,
+    limit: Option<usize>,
+) -> Result<ParsedFeed, FeedError> {
     let trimmed = text.trim_start_matches(|c: char| c == '\u{feff}' || c.is_whitespace());
     let offset = text.len() - trimmed.len();
     if trimmed.starts_with('{') {
-        return parse_json_feed(trimmed, feed_url);
+        return parse_json_feed(trimmed, feed_url, limit);
     }
     if !trimmed.starts_with('<') {
         return Err(FeedError::NotAFeed {
@@ -186,7 +210,20 @@ pub fn parse_feed(text: &str, feed_url: &Url) -> Result<ParsedFeed, FeedError> {
         RootSniff::Feed(format) => format,
         RootSniff::Other(what) => return Err(FeedError::NotAFeed { what }),
     };
-    if format == FeedFormat::Rss2 {
+    let shape = scan_shape(trimmed, limit);
+    if shape.max_depth > MAX_NESTING {
+        return Err(FeedError::Invalid {
+            format,
+            message: format!("elements nest more than {MAX_NESTING} levels deep"),
+        });
+    }
+    // The cut document is a prefix of the original (plus end tags), so error positions in it
+    // are positions in `text` too.
+    let trimmed = shape.cut.as_deref().unwrap_or(trimmed);
+    // The rss crate reads extension elements recursively: a deeply nested document would
+    // overflow the stack (an abort, not a panic), so only the own reader, which caps nesting,
+    // sees such a document.
+    if format == FeedFormat::Rss2 && shape.max_depth <= MAX_DEPTH {
         match rss::Channel::read_from(trimmed.as_bytes()) {
             // The crate skips child elements inside <title>/<description>; an item left with
             // nothing at all is the sign of that, and the own reader keeps such markup.
@@ -219,13 +256,112 @@ pub fn parse_feed(text: &str, feed_url: &Url) -> Result<ParsedFeed, FeedError> {
 pub fn detect_format(text: &str) -> Option<FeedFormat> {
     let trimmed = text.trim_start_matches(|c: char| c == '\u{feff}' || c.is_whitespace());
     if trimmed.starts_with('{') {
-        let value: serde_json::Value = serde_json::from_str(trimmed).ok()?;
-        return is_json_feed(&value).then_some(FeedFormat::JsonFeed);
+        use serde::de::DeserializeSeed;
+        let mut reader = serde_json::Deserializer::from_str(trimmed);
+        let (members, _) = JsonTopSeed { limit: Some(0) }
+            .deserialize(&mut reader)
+            .ok()?;
+        reader.end().ok()?;
+        return is_json_feed(&serde_json::Value::Object(members)).then_some(FeedFormat::JsonFeed);
     }
     match sniff_xml_root(trimmed) {
         RootSniff::Feed(f) => Some(f),
         RootSniff::Other(_) => None,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pre-pass: nesting depth and where to cut for a limit
+// ---------------------------------------------------------------------------------------------
+
+/// What the streaming pre-pass found out about an XML document.
+struct XmlShape {
+    /// The deepest nesting of elements (before any cut; the root element is level 1).
+    max_depth: usize,
+    /// The document cut before its `limit + 1`-th entry, with the open elements closed.
+    cut: Option<String>,
+}
+
+/// Whether an element named `local` whose parent is named `parent` is a feed entry: an RSS
+/// `item` in a `channel` (or beside it, in RSS 0.90/1.0 and some 0.9x feeds), an Atom `entry`.
+fn is_entry(local: &[u8], parent: &[u8]) -> bool {
+    matches!(local, b"item" | b"entry") && matches!(parent, b"channel" | b"rss" | b"RDF" | b"feed")
+}
+
+/// One streaming pass over the events (no allocation per event): the maximum nesting depth,
+/// and with a `limit` the byte offset of the `limit + 1`-th entry. Stops at the first error,
+/// which the real parse will report: the rss crate and the own reader use the same XML reader
+/// and check end names, so neither can get deeper than this pass before failing.
+fn scan_shape(text: &str, limit: Option<usize>) -> XmlShape {
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().allow_dangling_amp = true;
+    reader.config_mut().check_end_names = false;
+    let mut depth = 0usize;
+    let mut max_depth = 0usize;
+    // Qualified and local names of the open elements near the root (entries sit at depth 1
+    // or 2), so the cut can close them.
+    let mut top: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut entries = 0usize;
+    loop {
+        let before = reader.buffer_position();
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                let parent = top.last().filter(|_| top.len() == depth);
+                if let (Some(limit), Some((_, parent))) = (limit, parent) {
+                    if is_entry(e.local_name().as_ref(), parent) {
+                        entries += 1;
+                        if entries > limit {
+                            let cut = cut_before(text, before, &top);
+                            return XmlShape { max_depth, cut };
+                        }
+                    }
+                }
+                depth += 1;
+                max_depth = max_depth.max(depth);
+                if depth <= 3 && top.len() + 1 == depth {
+                    top.push((e.name().as_ref().to_vec(), e.local_name().as_ref().to_vec()));
+                }
+            }
+            Ok(Event::Empty(e)) => {
+                let parent = top.last().filter(|_| top.len() == depth);
+                if let (Some(limit), Some((_, parent))) = (limit, parent) {
+                    if is_entry(e.local_name().as_ref(), parent) {
+                        entries += 1;
+                        if entries > limit {
+                            let cut = cut_before(text, before, &top);
+                            return XmlShape { max_depth, cut };
+                        }
+                    }
+                }
+                max_depth = max_depth.max(depth + 1);
+            }
+            Ok(Event::End(_)) => {
+                depth = depth.saturating_sub(1);
+                top.truncate(depth);
+            }
+            Ok(Event::Eof) | Err(_) => {
+                return XmlShape {
+                    max_depth,
+                    cut: None,
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// `text` up to byte `pos`, followed by end tags for the `open` elements (innermost first).
+/// `None` if `pos` is not a position in `text` (then nothing is cut).
+fn cut_before(text: &str, pos: u64, open: &[(Vec<u8>, Vec<u8>)]) -> Option<String> {
+    let head = text.get(..usize::try_from(pos).ok()?)?;
+    let mut out = String::with_capacity(head.len() + 64);
+    out.push_str(head);
+    for (name, _) in open.iter().rev() {
+        out.push_str("</");
+        out.push_str(std::str::from_utf8(name).ok()?);
+        out.push('>');
+    }
+    Some(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1530,9 +1666,192 @@ fn is_json_feed(value: &serde_json::Value) -> bool {
         .is_some_and(|v| v.contains("jsonfeed.org"))
 }
 
-fn parse_json_feed(text: &str, feed_url: &Url) -> Result<ParsedFeed, FeedError> {
+/// The top-level `items` member of a JSON Feed as read with a limit.
+enum JsonItems {
+    /// Missing or `null`.
+    Absent,
+    /// The first objects of the array, up to the limit (other members are skipped).
+    Objects(Vec<serde_json::Value>),
+    /// Present but not an array.
+    NotArray,
+}
+
+/// Reads a JSON Feed's top-level object: every member as a `Value` except `items`, of which
+/// only the first `limit` objects are built; the rest are skipped by the JSON reader.
+struct JsonTopSeed {
+    limit: Option<usize>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonTopSeed {
+    type Value = (serde_json::Map<String, serde_json::Value>, JsonItems);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonTopSeed {
+    type Value = (serde_json::Map<String, serde_json::Value>, JsonItems);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON Feed object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = serde_json::Map::new();
+        let mut items = JsonItems::Absent;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                items = map.next_value_seed(JsonItemsSeed { limit: self.limit })?;
+            } else {
+                let value: serde_json::Value = map.next_value()?;
+                members.insert(key, value);
+            }
+        }
+        Ok((members, items))
+    }
+}
+
+/// Reads the `items` member (see [`JsonTopSeed`]).
+struct JsonItemsSeed {
+    limit: Option<usize>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonItemsSeed {
+    type Value = JsonItems;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<JsonItems, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonItemsSeed {
+    type Value = JsonItems;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of items")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<JsonItems, A::Error> {
+        let mut objects = Vec::new();
+        while self.limit.is_none_or(|limit| objects.len() < limit) {
+            match seq.next_element_seed(JsonObjectSeed)? {
+                Some(Some(object)) => objects.push(object),
+                Some(None) => {}
+                None => return Ok(JsonItems::Objects(objects)),
+            }
+        }
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(JsonItems::Objects(objects))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<JsonItems, E> {
+        Ok(JsonItems::Absent)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<JsonItems, E> {
+        Ok(JsonItems::Absent)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<JsonItems, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(JsonItems::NotArray)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<JsonItems, E> {
+        Ok(JsonItems::NotArray)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<JsonItems, E> {
+        Ok(JsonItems::NotArray)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<JsonItems, E> {
+        Ok(JsonItems::NotArray)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<JsonItems, E> {
+        Ok(JsonItems::NotArray)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<JsonItems, E> {
+        Ok(JsonItems::NotArray)
+    }
+}
+
+/// One member of `items`: an object is built as a `Value`, anything else is skipped (`None`).
+struct JsonObjectSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonObjectSeed {
+    type Value = Option<serde_json::Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonObjectSeed {
+    type Value = Option<serde_json::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an item")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        use serde::Deserialize;
+        let object =
+            serde_json::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(Some(object))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+fn parse_json_feed(
+    text: &str,
+    feed_url: &Url,
+    limit: Option<usize>,
+) -> Result<ParsedFeed, FeedError> {
+    use serde::de::DeserializeSeed;
     use serde_json::Value;
-    let value: Value = serde_json::from_str(text)?;
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let (members, items) = JsonTopSeed { limit }.deserialize(&mut reader)?;
+    reader.end()?;
+    let value = Value::Object(members);
     if !is_json_feed(&value) {
         return Err(FeedError::NotAFeed {
             what: "JSON without a jsonfeed.org version".into(),
@@ -1546,10 +1865,10 @@ fn parse_json_feed(text: &str, feed_url: &Url) -> Result<ParsedFeed, FeedError> 
             .or_else(|| v.get("author").and_then(|a| s(a, "name")))
     };
     let feed_author = author_of(&value);
-    let items = match value.get("items") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.iter().filter(|i| i.is_object()).collect(),
-        Some(_) => {
+    let items = match items {
+        JsonItems::Absent => Vec::new(),
+        JsonItems::Objects(items) => items,
+        JsonItems::NotArray => {
             return Err(FeedError::Invalid {
                 format: FeedFormat::JsonFeed,
                 message: "`items` is not an array".into(),
@@ -1557,7 +1876,7 @@ fn parse_json_feed(text: &str, feed_url: &Url) -> Result<ParsedFeed, FeedError> 
         }
     };
     let mut raws = Vec::with_capacity(items.len());
-    for item in items {
+    for item in &items {
         let mut raw = RawItem::new(feed_url.clone());
         raw.title = s(item, "title");
         raw.link = s(item, "url")
@@ -2140,5 +2459,72 @@ mod tests {
             Some("Jo Bloggs")
         );
         assert_eq!(clean_author("  ").as_deref(), None);
+    }
+
+    #[test]
+    fn limited_parse_keeps_the_first_entries() {
+        let items: String = (0..10)
+            .map(|i| format!("<item><title>t{i}</title><link>/a/{i}</link></item>"))
+            .collect();
+        let atom: String = (0..10)
+            .map(|i| format!("<entry><title>t{i}</title><link href=\"/a/{i}\"/></entry>"))
+            .collect();
+        let json: Vec<String> = (0..10)
+            .map(|i| format!("{{\"url\":\"/a/{i}\",\"title\":\"t{i}\"}}"))
+            .collect();
+        let docs = [
+            rss2(&items),
+            format!("<rdf:RDF xmlns:rdf=\"{NS_RDF}\" xmlns=\"{NS_RSS10}\"><channel><title>Example News</title></channel>{items}</rdf:RDF>"),
+            format!("<feed xmlns=\"{NS_ATOM10}\"><title>Example News</title>{atom}</feed>"),
+            format!("{{\"version\":\"https://jsonfeed.org/version/1\",\"title\":\"Example News\",\"items\":[1,[2],{}]}}", json.join(",")),
+        ];
+        for doc in &docs {
+            let all = parse(doc);
+            assert_eq!(all.headlines.len(), 10, "{doc}");
+            for k in [0, 1, 3, 10, 11] {
+                let some = parse_feed_limited(doc, &url(), Some(k))
+                    .unwrap_or_else(|e| panic!("{e}: {doc}"));
+                assert_eq!(some.headlines, all.headlines[..k.min(10)], "{k}: {doc}");
+                assert_eq!(some.title.as_deref(), Some("Example News"));
+                assert_eq!(some.format, all.format);
+            }
+        }
+        // The cut document is closed where it was cut.
+        let shape = scan_shape(&docs[0], Some(2));
+        let cut = shape.cut.unwrap_or_default();
+        assert!(
+            cut.ends_with("<link>/a/1</link></item></channel></rss>"),
+            "{cut}"
+        );
+        assert!(rss::Channel::read_from(cut.as_bytes()).is_ok());
+        // `items` that is not an array is still an error, limited or not.
+        let bad = r#"{"version":"https://jsonfeed.org/version/1","items":{"a":1}}"#;
+        assert!(matches!(
+            parse_feed_limited(bad, &url(), Some(1)),
+            Err(FeedError::Invalid { .. })
+        ));
+        assert!(detect_format(bad).is_some());
+    }
+
+    #[test]
+    fn nesting_beyond_the_reader_limit_is_invalid() {
+        let doc = |depth: usize| {
+            format!(
+                "<rss><channel><item><title>t</title><link>/1</link>{}{}</item></channel></rss>",
+                "<x>".repeat(depth),
+                "</x>".repeat(depth)
+            )
+        };
+        assert_eq!(scan_shape(&doc(10), None).max_depth, 13);
+        assert_eq!(parse(&doc(MAX_NESTING - 4)).headlines.len(), 1);
+        assert!(matches!(
+            parse_feed(&doc(MAX_NESTING), &url()),
+            Err(FeedError::Invalid { .. })
+        ));
+        // quick-xml's u16 level counter would overflow here.
+        assert!(matches!(
+            parse_feed(&doc(70_000), &url()),
+            Err(FeedError::Invalid { .. })
+        ));
     }
 }

@@ -14,6 +14,26 @@ use super::Headline;
 use crate::config::HtmlRules;
 use crate::normalize::text::{clean_text, escape_html};
 
+/// Text read for one field of one item is cut after this many bytes (at a character
+/// boundary) before it is cleaned: an `item` selector that matches an element holding the whole
+/// page (or every level of a deeply nested one) must not copy the page once per item.
+pub const MAX_FIELD_BYTES: usize = 16 * 1024;
+
+/// A field selector looks at no more than this many nodes below an item (in document order),
+/// and reading an element's text visits no more than this many nodes: an item that holds the
+/// whole page costs a bounded amount, not a walk over the page per item. A real list item has
+/// tens of nodes.
+pub const MAX_FIELD_NODES: usize = 20_000;
+
+/// Pages nested deeper than this are made shallower before selectors run (see [`cap_depth`]):
+/// selector matching walks ancestors, so without a cap a page of 100,000 nested elements costs
+/// 100,000² steps per selector. Real pages nest a few dozen levels; browsers cap at 512.
+pub const MAX_DOM_DEPTH: usize = 256;
+
+/// Below [`MAX_DOM_DEPTH`], every this many levels a subtree is moved up (see [`cap_depth`]),
+/// so the local structure of deep items (`div > a`) survives.
+const DEPTH_STEP: usize = 16;
+
 /// Lazy-load attributes tried before `src` when reading an image.
 const LAZY_IMAGE_ATTRS: &[&str] = &[
     "data-src",
@@ -73,19 +93,25 @@ impl FieldSelector {
         &self.source
     }
 
-    /// Elements this selector designates inside `item`, in document order.
-    fn elements<'a>(&self, item: ElementRef<'a>) -> Vec<ElementRef<'a>> {
-        match &self.css {
-            Some(css) => item.select(css).collect(),
-            None => vec![item],
-        }
+    /// Elements this selector designates inside `item`, in document order, matched lazily so
+    /// that a caller that wants the first one stops there, among the first
+    /// [`MAX_FIELD_NODES`] nodes below the item.
+    fn elements<'a>(&'a self, item: ElementRef<'a>) -> impl Iterator<Item = ElementRef<'a>> + 'a {
+        let (select, own) = match &self.css {
+            Some(css) => (Some(select_below(item, css)), None),
+            None => (None, Some(item)),
+        };
+        select.into_iter().flatten().chain(own)
     }
 
-    /// The value this selector reads from one element (attribute or text), cleaned.
+    /// The value this selector reads from one element (attribute or text, at most
+    /// [`MAX_FIELD_BYTES`] of it), cleaned.
     fn value_of(&self, element: ElementRef<'_>) -> Option<String> {
         let raw = match &self.attr {
-            Some(attr) => element.value().attr(attr)?.to_string(),
-            None => element.text().collect::<String>(),
+            Some(attr) => {
+                truncate_at_char(element.value().attr(attr)?, MAX_FIELD_BYTES).to_string()
+            }
+            None => bounded_text(element, MAX_FIELD_BYTES),
         };
         let cleaned = clean_text(&raw);
         (!cleaned.is_empty()).then_some(cleaned)
@@ -94,17 +120,115 @@ impl FieldSelector {
     /// First non-empty value among the matches.
     fn first_value(&self, item: ElementRef<'_>) -> Option<String> {
         self.elements(item)
-            .into_iter()
             .find_map(|element| self.value_of(element))
     }
 
-    /// Every non-empty value among the matches.
+    /// Every non-empty value among the matches (at most [`MAX_LABELS`]).
     fn all_values(&self, item: ElementRef<'_>) -> Vec<String> {
         self.elements(item)
-            .into_iter()
             .filter_map(|element| self.value_of(element))
+            .take(MAX_LABELS)
             .collect()
     }
+}
+
+/// At most this many label values are read from one item.
+pub const MAX_LABELS: usize = 64;
+
+/// Elements below `item` (not `item` itself) that match `css` with `item` as `:scope`, among
+/// the first [`MAX_FIELD_NODES`] nodes in document order.
+fn select_below<'a>(
+    item: ElementRef<'a>,
+    css: &'a Selector,
+) -> impl Iterator<Item = ElementRef<'a>> + 'a {
+    item.descendants()
+        .skip(1)
+        .take(MAX_FIELD_NODES)
+        .filter_map(ElementRef::wrap)
+        .filter(move |element| css.matches_with_scope(element, Some(item)))
+}
+
+/// The descendant text of `element` (from at most [`MAX_FIELD_NODES`] nodes), cut after `max`
+/// bytes at a character boundary.
+fn bounded_text(element: ElementRef<'_>, max: usize) -> String {
+    let mut out = String::new();
+    let texts = element
+        .descendants()
+        .take(MAX_FIELD_NODES)
+        .filter_map(|node| node.value().as_text().map(|t| &**t));
+    for piece in texts {
+        let room = max.saturating_sub(out.len());
+        if piece.len() > room {
+            out.push_str(truncate_at_char(piece, room));
+            break;
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
+/// Makes a page that nests deeper than [`MAX_DOM_DEPTH`] shallow enough for selectors: below
+/// that depth, every element at every [`DEPTH_STEP`]-th level that has element children is
+/// moved up, with the subtree it keeps, to follow its ancestor at depth `MAX_DOM_DEPTH + 1` (or
+/// the subtree moved before it) as a sibling, in document order. Afterwards no node is deeper
+/// than `MAX_DOM_DEPTH + DEPTH_STEP + 2`; items keep their first [`DEPTH_STEP`] levels (and a
+/// moved element's text after a moved child now precedes that child's text). Pages within the
+/// cap are not touched; the cost is one walk over the tree.
+fn cap_depth(document: &mut Html) {
+    // (subtree to move, the node it goes after): computed first, applied after the walk.
+    let mut moves = Vec::new();
+    {
+        let mut chain = Vec::new(); // the current node and its ancestors, the document first
+        let mut group = None; // the ancestor at MAX_DOM_DEPTH + 1 of the current node
+        let mut last = None; // where the next moved subtree of that group goes
+        for node in document.tree.root().descendants() {
+            let parent = node.parent().map(|p| p.id());
+            while chain.last().copied() != parent && chain.pop().is_some() {}
+            chain.push(node.id());
+            // The document is at index 0, so a node's depth is its index.
+            let depth = chain.len() - 1;
+            let Some(below) = depth.checked_sub(MAX_DOM_DEPTH + 1) else {
+                continue;
+            };
+            let step = below > 0 && below % DEPTH_STEP == 0;
+            if !step || !node.children().any(|c| c.value().is_element()) {
+                continue;
+            }
+            let Some(&top) = chain.get(MAX_DOM_DEPTH + 1) else {
+                continue;
+            };
+            if group != Some(top) {
+                group = Some(top);
+                last = Some(top);
+            }
+            if let Some(after) = last {
+                moves.push((node.id(), after));
+            }
+            last = Some(node.id());
+        }
+    }
+    for (moved, after) in moves {
+        if moved == after {
+            continue;
+        }
+        if let Some(mut anchor) = document.tree.get_mut(after) {
+            if anchor.parent().is_some() {
+                anchor.insert_id_after(moved);
+            }
+        }
+    }
+}
+
+/// The longest prefix of `s` that is at most `max` bytes and ends at a character boundary.
+fn truncate_at_char(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
 }
 
 /// A one-line message for a selector that does not parse (scraper's own text spans lines and
@@ -191,8 +315,11 @@ impl ItemSelector {
 pub struct PageExtract {
     /// Headlines with a title and a link, in page order (capped by the section limit).
     pub headlines: Vec<Headline>,
-    /// How many elements the item selector matched.
+    /// How many elements of the item selector's matches were examined: all of them, or
+    /// fewer when the limit was reached first (then `capped` is true).
     pub matched: usize,
+    /// True when extraction stopped at the limit with item elements left unexamined.
+    pub capped: bool,
     /// Items skipped because no title was found.
     pub skipped_no_title: usize,
     /// Items skipped because no usable link was found.
@@ -213,35 +340,38 @@ pub enum ExtractError {
 }
 
 /// Extracts headlines from an HTML page fetched from `page_url`.
+///
+/// With `limit = Some(n)` extraction stops as soon as `n` headlines are collected: the item
+/// selector is matched lazily, so later items are never matched, read or allocated (the
+/// parsed document itself is the only cost proportional to the page). `None` reads every item.
 pub fn extract_page(
     html: &str,
     page_url: &Url,
     rules: &HtmlRules,
     limit: Option<usize>,
 ) -> Result<PageExtract, ExtractError> {
-    let document = Html::parse_document(html);
+    let mut document = Html::parse_document(html);
+    cap_depth(&mut document);
     let base = base_url(&document, page_url);
-    let items: Vec<ElementRef<'_>> = rules
+    let items = rules
         .item
         .selectors
         .iter()
-        .map(|(_, selector)| document.select(selector).collect::<Vec<_>>())
-        .find(|found| !found.is_empty())
-        .unwrap_or_default();
-    if items.is_empty() {
+        .map(|(_, selector)| document.select(selector).peekable())
+        .find_map(|mut found| found.peek().is_some().then_some(found));
+    let Some(items) = items else {
         return Err(ExtractError::NoItems {
             selector: rules.item.describe(),
         });
-    }
-    let mut out = PageExtract {
-        matched: items.len(),
-        ..PageExtract::default()
     };
+    let mut out = PageExtract::default();
     let mut seen_field = [false; 5];
     for item in items {
         if limit.is_some_and(|limit| out.headlines.len() >= limit) {
+            out.capped = true;
             break;
         }
+        out.matched += 1;
         let Some(title) = first_of(&rules.title, item) else {
             out.skipped_no_title += 1;
             continue;
@@ -335,7 +465,7 @@ pub fn resolve_link(href: &str, base: &Url) -> Option<String> {
 
 fn first_link(selectors: &[FieldSelector], item: ElementRef<'_>, base: &Url) -> Option<String> {
     let configured = selectors.iter().find_map(|selector| {
-        selector.elements(item).into_iter().find_map(|element| {
+        selector.elements(item).find_map(|element| {
             let href = match &selector.attr {
                 Some(attr) => element.value().attr(attr)?,
                 None => element.value().attr("href")?,
@@ -352,7 +482,7 @@ fn first_link(selectors: &[FieldSelector], item: ElementRef<'_>, base: &Url) -> 
             .and_then(|h| resolve_link(h, base));
         own.or_else(|| {
             ANCHOR.as_ref().and_then(|anchor| {
-                item.select(anchor)
+                select_below(item, anchor)
                     .find_map(|a| a.value().attr("href").and_then(|h| resolve_link(h, base)))
             })
         })
@@ -361,7 +491,7 @@ fn first_link(selectors: &[FieldSelector], item: ElementRef<'_>, base: &Url) -> 
 
 fn first_image(selectors: &[FieldSelector], item: ElementRef<'_>, base: &Url) -> Option<String> {
     selectors.iter().find_map(|selector| {
-        selector.elements(item).into_iter().find_map(|element| {
+        selector.elements(item).find_map(|element| {
             let candidates: Vec<&str> = match selector.attr.as_deref() {
                 Some("src") | None => LAZY_IMAGE_ATTRS.to_vec(),
                 Some(attr) => vec![attr],
@@ -502,5 +632,87 @@ mod tests {
             out.headlines[0].image.as_deref(),
             Some("https://img.example.cn/1.jpg")
         );
+    }
+
+    #[test]
+    fn limit_stops_matching_early() {
+        let items: String = (0..10)
+            .map(|i| format!("<li><a href='/{i}'>t{i}</a></li>"))
+            .collect();
+        let html = format!("<ul>{items}</ul>");
+        let r = rules("li", &["a"], &[], &[], &[]);
+        let all = extract_page(&html, &page_url(), &r, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (all.matched, all.capped, all.headlines.len()),
+            (10, false, 10)
+        );
+        let some = extract_page(&html, &page_url(), &r, Some(3)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((some.matched, some.capped), (3, true));
+        assert_eq!(some.headlines, all.headlines[..3]);
+        // Items without a link do not count towards the limit.
+        let html =
+            "<ul><li><b>x</b></li><li><a href='/1'>1</a></li><li><a href='/2'>2</a></li></ul>";
+        let r = rules("li", &["*"], &["a@href"], &[], &[]);
+        let out = extract_page(html, &page_url(), &r, Some(1)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (out.matched, out.skipped_no_link, out.headlines.len()),
+            (2, 1, 1)
+        );
+        assert_eq!(out.headlines[0].title, "1");
+    }
+
+    #[test]
+    fn field_text_is_bounded() {
+        let long = "长".repeat(MAX_FIELD_BYTES);
+        let html = format!("<ul><li><a href='/1' title='{long}'>{long}</a></li></ul>");
+        let r = rules("li", &["a", "a@title"], &[], &[], &[]);
+        let out = extract_page(&html, &page_url(), &r, None).unwrap_or_else(|e| panic!("{e}"));
+        let title = &out.headlines[0].title;
+        assert!(title.len() <= MAX_FIELD_BYTES && title.len() > MAX_FIELD_BYTES - 4);
+        assert!(title.chars().all(|c| c == '长'));
+        let r = rules("li", &["a@title"], &[], &[], &[]);
+        let out = extract_page(&html, &page_url(), &r, None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.headlines[0].title.len() <= MAX_FIELD_BYTES);
+    }
+
+    #[test]
+    fn deep_pages_are_flattened_below_the_depth_cap() {
+        let depth = MAX_DOM_DEPTH * 4;
+        let html = format!(
+            "<html><body>{}{}</body></html>",
+            (0..depth)
+                .map(|i| format!("<div><a href='/{i}'>t{i}</a>"))
+                .collect::<String>(),
+            "</div>".repeat(depth)
+        );
+        let mut document = Html::parse_document(&html);
+        let deepest = |d: &Html| d.tree.nodes().map(|n| n.ancestors().count()).max();
+        assert!(deepest(&document) > Some(depth));
+        cap_depth(&mut document);
+        let limit = MAX_DOM_DEPTH + DEPTH_STEP + 2;
+        assert!(
+            deepest(&document) <= Some(limit),
+            "{:?}",
+            deepest(&document)
+        );
+        // Document order of the elements is kept.
+        let a = Selector::parse("a").unwrap_or_else(|e| panic!("{e}"));
+        let hrefs: Vec<&str> = document
+            .root_element()
+            .select(&a)
+            .filter_map(|a| a.value().attr("href"))
+            .collect();
+        let want: Vec<String> = (0..depth).map(|i| format!("/{i}")).collect();
+        assert_eq!(hrefs, want);
+        // Every div is still an item, with its own link.
+        let r = rules("div", &["a"], &["a@href"], &[], &[]);
+        let out = extract_page(&html, &page_url(), &r, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.headlines.len(), depth);
+        assert_eq!(out.headlines[depth - 1].title, format!("t{}", depth - 1));
+        // A shallow page is left alone.
+        let mut shallow = Html::parse_document("<ul><li><a href='/1'>1</a></li></ul>");
+        let before = shallow.root_element().html();
+        cap_depth(&mut shallow);
+        assert_eq!(shallow.root_element().html(), before);
     }
 }

@@ -1284,6 +1284,12 @@ mod tests {
         if dir.join("MANIFEST.tsv").is_file() {
             Some(dir)
         } else {
+            // Under CI the corpus is part of the checkout's surroundings: missing is a failure.
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "corpus {} is missing under CI=true",
+                dir.display()
+            );
             println!("corpus {} absent; skipping sweep", dir.display());
             None
         }

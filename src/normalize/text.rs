@@ -68,12 +68,17 @@ pub fn escape_html(text: &str) -> String {
 }
 
 /// The folded form of a title used to recognise the same story across sources:
-/// Unicode NFKC (which also folds full-width forms), punctuation and spaces removed, case-folded.
+/// Unicode NFKC (which also folds full-width forms), case-folded, then everything that is not a
+/// letter or digit removed.
+///
+/// The filter runs after lower-casing because lower-casing can add characters that are not
+/// letters: `İ` (U+0130) lower-cases to `i` + U+0307 COMBINING DOT ABOVE, so filtering first
+/// would let the combining mark into the key, and `İstanbul` and `Istanbul` would differ.
 pub fn title_key(title: &str) -> String {
     title
         .nfkc()
-        .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphanumeric())
         .collect()
 }
 
@@ -154,6 +159,9 @@ mod tests {
             "抗疫进行时上海新增100例"
         );
         assert_eq!(title_key("“抗疫”进行时"), title_key("抗疫进行时"));
+        // Lower-casing İ adds a combining mark, which is not part of the key.
+        assert_eq!(title_key("İstanbul'da"), "istanbulda");
+        assert!(title_key("İ K ẞ ﬃ Σ").chars().all(char::is_alphanumeric));
         assert_eq!(fold_label(" ＰＯＬＩＴＩＣＳ "), "politics");
         assert_eq!(fold_label("时政"), "时政");
     }

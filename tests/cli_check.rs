@@ -131,3 +131,46 @@ fn invalid_config_is_reported_with_file_and_line() {
         "{out}"
     );
 }
+
+#[test]
+fn check_says_why_a_printed_time_was_not_believed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let html = list_page(
+        "要闻",
+        &[
+            Story::new("正常的新闻", "/a/1.html", "2022-03-13 09:27"),
+            Story::new("零时间的新闻", "/a/2.html", "1970-01-01 08:00"),
+            Story::new("未来的新闻", "/a/3.html", "2099-12-31 23:59"),
+        ],
+    );
+    let page = dir.path().join("page.html");
+    std::fs::write(&page, html).unwrap();
+    let (code, out) = run(&[
+        "check",
+        "portal/news",
+        "--config",
+        config.to_str().unwrap(),
+        "--file",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("1970-01-01 08:00 → (before 1990, not believed: first-seen used)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "2099-12-31 23:59 → (more than a day in the future, not believed: first-seen used)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning: 1 times before 1990 were not believed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning: 1 times more than a day in the future"),
+        "{out}"
+    );
+}

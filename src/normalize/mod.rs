@@ -97,6 +97,12 @@ pub fn normalize_headlines(
                 let example = bounds::clip_chars(raw, MAX_NOTE_CHARS).into_owned();
                 match time::parse_time(raw, &ctx) {
                     Ok(parsed) => Some(time::resolve_published(&parsed, now, source.timezone)),
+                    Err(time::TimeError::TooOld { .. }) => {
+                        tracing::info!(section = %section.key(source), time = %example, "time is before 1990; using first-seen");
+                        notes.times_too_old.push(example);
+                        reason = Some("before 1990, not believed");
+                        None
+                    }
                     Err(time::TimeError::InFuture { .. }) => {
                         tracing::warn!(section = %section.key(source), time = %example, "time is more than a day in the future; using first-seen");
                         notes.times_in_future.push(example);

@@ -111,13 +111,12 @@ pub(super) fn index_entries(item: &Item, id: &[u8; 16]) -> Vec<(TreeId, Vec<u8>)
     entries
 }
 
-/// Published times before this are not believed (no portal headline predates it; parsers that
-/// read a stray number as a year produce such times): the first-seen time is used instead.
-pub const EARLIEST_PUBLISHED: DateTime<Utc> =
-    DateTime::from_timestamp_nanos(631_152_000_000_000_000);
+/// Published times before this are not believed: the time parser's own bound, so the store
+/// holds exactly what the normaliser believes.
+pub const EARLIEST_PUBLISHED: DateTime<Utc> = crate::normalize::time::EARLIEST_BELIEVABLE;
 
-/// How far after first-seen a published time may lie (a portal's clock or zone a little off).
-pub const PUBLISHED_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// How far after first-seen a published time may lie: the time parser's future tolerance.
+pub const PUBLISHED_TOLERANCE: chrono::TimeDelta = crate::normalize::time::FUTURE_TOLERANCE;
 
 /// Whether `published` can be stored for a story first seen at `first_seen`: not before
 /// [`EARLIEST_PUBLISHED`] and not more than [`PUBLISHED_TOLERANCE`] after first-seen. Every

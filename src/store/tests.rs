@@ -860,7 +860,10 @@ fn words_match_the_search_text_kept_at_write_time() {
             .map(|i| i.title)
             .collect()
     };
-    assert_eq!(find(&["确诊", "通报"], &[], &[]), vec!["上海新增本土確診病例"]);
+    assert_eq!(
+        find(&["确诊", "通报"], &[], &[]),
+        vec!["上海新增本土確診病例"]
+    );
     assert_eq!(find(&["WEATHER"], &[], &[]), vec!["Weather tomorrow"]);
     assert_eq!(find(&["上海"], &["通报"], &[]), Vec::<String>::new());
     // Through a label index, the text comes from the item's by_time entry.

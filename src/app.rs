@@ -418,6 +418,26 @@ pub async fn poll_once(config_path: &Path) -> Result<Vec<SectionReport>, AppErro
     Ok(reports)
 }
 
+/// One unconditional GET the way polling fetches (limits, headers, charset left to the
+/// caller), for `check` and `suggest`: the body, its content type and the final URL.
+async fn fetch_page(
+    settings: &crate::config::PollSettings,
+    page_url: &url::Url,
+    headers: &[(String, String)],
+) -> Result<(Vec<u8>, Option<String>, url::Url), AppError> {
+    let fetcher = Fetcher::new(settings).map_err(|e| AppError::Other(e.to_string()))?;
+    match fetcher
+        .fetch(page_url, headers, &Validators::default())
+        .await
+    {
+        Ok(FetchOutcome::Body(body)) => Ok((body.bytes, body.content_type, body.final_url)),
+        Ok(FetchOutcome::NotModified) => Err(AppError::Other(
+            "the server answered 304 to an unconditional GET".into(),
+        )),
+        Err(e) => Err(AppError::Other(format!("fetching {page_url}: {e}"))),
+    }
+}
+
 /// One row of `headwire check` output.
 #[derive(Debug, Clone)]
 pub struct CheckRow {
@@ -482,21 +502,7 @@ pub async fn check(
                 .map_err(|e| AppError::Other(format!("cannot read {}: {e}", path.display())))?;
             (bytes, None, page_url)
         }
-        None => {
-            let fetcher = Fetcher::new(&config.poll).map_err(|e| AppError::Other(e.to_string()))?;
-            match fetcher
-                .fetch(&page_url, &source.headers, &Validators::default())
-                .await
-            {
-                Ok(FetchOutcome::Body(body)) => (body.bytes, body.content_type, body.final_url),
-                Ok(FetchOutcome::NotModified) => {
-                    return Err(AppError::Other(
-                        "the server answered 304 to an unconditional GET".into(),
-                    ))
-                }
-                Err(e) => return Err(AppError::Other(format!("fetching {page_url}: {e}"))),
-            }
-        }
+        None => fetch_page(&config.poll, &page_url, &source.headers).await?,
     };
     let now = chrono::Utc::now();
     let processed = process_body(
@@ -686,19 +692,7 @@ pub async fn suggest(
             let headers = existing_source
                 .map(|s| s.headers.clone())
                 .unwrap_or_default();
-            let fetcher = Fetcher::new(&settings).map_err(|e| AppError::Other(e.to_string()))?;
-            match fetcher
-                .fetch(&page_url, &headers, &Validators::default())
-                .await
-            {
-                Ok(FetchOutcome::Body(body)) => (body.bytes, body.content_type, body.final_url),
-                Ok(FetchOutcome::NotModified) => {
-                    return Err(AppError::Other(
-                        "the server answered 304 to an unconditional GET".into(),
-                    ))
-                }
-                Err(e) => return Err(AppError::Other(format!("fetching {page_url}: {e}"))),
-            }
+            fetch_page(&settings, &page_url, &headers).await?
         }
     };
     let options = crate::suggest::SuggestOptions {

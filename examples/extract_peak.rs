@@ -5,7 +5,10 @@
 //!
 //! * `KIND`: `html` (a list page), `rss`, `atom` or `json` (feeds) run `poll::process_body` on a
 //!   generated body; `dom` only parses the HTML page with scraper (the floor any CSS-selector
-//!   extraction pays); `bytes` only generates the body.
+//!   extraction pays); `bytes` only generates the body. `tags` and `attrs` are hostile pages
+//!   (the body filled with `<i>` tags, `<i>x`, `<i class="a1 b c">`, or one element with
+//!   repeated or distinct attributes) for `dom` and `html`: `tags-dom`, `tags-html`,
+//!   `tagtext-…`, `classes-…`, `attrs-…`, `attrsdistinct-…`.
 //! * `LIMIT`: the section's `limit` (default 500), or `none`.
 //! * `ITEMS`: matching items in the body (default 100,000); `MIB`: body size (default 8, the
 //!   body cap), reached by padding every item.
@@ -86,9 +89,60 @@ fn config(kind: &str, limit: Option<usize>) -> Config {
         .unwrap_or_else(|e| panic!("example config: {e}"))
 }
 
+/// A hostile page of `bytes` bytes: as many elements (`tags`) or attributes (`attrs`) as fit.
+fn hostile(shape: &str, bytes: usize) -> String {
+    let mut out = String::from("<html><body><ul class=\"list\"><li><a href=\"/1\">one</a></li>");
+    if shape.starts_with("attrs") {
+        out.push_str("<i");
+    }
+    let mut n = 0usize;
+    while out.len() + 16 < bytes {
+        match shape {
+            "attrs" => out.push_str(" a"),
+            "attrsdistinct" => out.push_str(&format!(" a{n}")),
+            "tagtext" => out.push_str("<i>x"),
+            "classes" => out.push_str(&format!("<i class=\"a{n} b c\">")),
+            _ => out.push_str("<i>"),
+        }
+        n += 1;
+    }
+    out
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let kind = args.first().map(String::as_str).unwrap_or_else(|| usage());
+    if let Some((shape, how)) = kind.split_once('-') {
+        let limit = match args.get(1).map(String::as_str) {
+            None => Some(500),
+            Some("none") => None,
+            Some(n) => Some(n.parse().unwrap_or_else(|_| usage())),
+        };
+        let mib: usize = args
+            .get(3)
+            .map_or(8, |n| n.parse().unwrap_or_else(|_| usage()));
+        let text = hostile(shape, mib << 20);
+        let started = Instant::now();
+        let found = match how {
+            "dom" => scraper::Html::parse_document(&text).tree.nodes().count(),
+            "html" => {
+                let config = config("html", limit);
+                let (source, section) = config.sections().next().unwrap_or_else(|| usage());
+                let url = url::Url::parse("https://news.example.com/list/")
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let now = DateTime::from_timestamp(1_647_237_600, 0).unwrap_or_default();
+                process_body(text.as_bytes(), None, &url, source, section, now)
+                    .map_or(0, |p| p.observed.len())
+            }
+            _ => usage(),
+        };
+        println!(
+            "kind={kind} body_bytes={} found={found} seconds={:.3}",
+            text.len(),
+            started.elapsed().as_secs_f64()
+        );
+        return;
+    }
     let limit = match args.get(1).map(String::as_str) {
         None => Some(500),
         Some("none") => None,

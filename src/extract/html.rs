@@ -30,6 +30,23 @@ pub const MAX_FIELD_NODES: usize = 20_000;
 /// 100,000² steps per selector. Real pages nest a few dozen levels; browsers cap at 512.
 pub const MAX_DOM_DEPTH: usize = 256;
 
+/// A page is parsed only up to its this-many-th start tag: html5ever's DOM costs 100-250 bytes
+/// per element, so 8 MiB of `<i>` (2.8 million elements) would take 390 MB, while a real list
+/// page of 100,000 headlines has about 300,000 tags. With this cap the DOM of any page stays
+/// around 150 MB at most.
+pub const MAX_PAGE_TAGS: usize = 500_000;
+
+/// A page is parsed only up to the point where this many formatting elements (`b`, `i`,
+/// `font`, …) are open at once. The HTML tree builder compares every new formatting element
+/// with each open one that differs from it (the "Noah's Ark" check), so 8 MiB of nested
+/// `<i class="aN">` costs 400,000² comparisons: hours. Real pages keep a handful open.
+pub const MAX_OPEN_FORMATTING: usize = 512;
+
+/// A page is parsed only up to a start tag with more attributes than this: the tokenizer
+/// checks each new attribute against the tag's earlier ones, so one tag with a million
+/// attributes costs 10¹² comparisons.
+pub const MAX_TAG_ATTRIBUTES: usize = 1_000;
+
 /// Below [`MAX_DOM_DEPTH`], every this many levels a subtree is moved up (see [`cap_depth`]),
 /// so the local structure of deep items (`div > a`) survives.
 const DEPTH_STEP: usize = 16;
@@ -134,6 +151,122 @@ impl FieldSelector {
 
 /// At most this many label values are read from one item.
 pub const MAX_LABELS: usize = 64;
+
+/// Where to stop reading `html` (a byte offset at a `<`, so a character boundary), if
+/// anywhere: at its `max_tags + 1`-th start tag, at the start tag that would leave more than
+/// `max_formatting` formatting elements open, or at a start tag with more than
+/// [`MAX_TAG_ATTRIBUTES`] attributes. One linear scan that reads tags the way the HTML
+/// tokenizer does (attribute values quoted only right after `=`); a `<` inside a script or
+/// comment counts as a tag too, which only errs on the side of stopping early on pages that
+/// are far beyond real ones anyway.
+fn parse_cut(html: &str, max_tags: usize, max_formatting: usize) -> Option<usize> {
+    const FORMATTING: [&[u8]; 14] = [
+        b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike",
+        b"strong", b"tt", b"u",
+    ];
+    let bytes = html.as_bytes();
+    let mut tags = 0usize;
+    let mut open = [0usize; 14];
+    let mut i = 0;
+    while let Some(lt) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'<'))
+    {
+        let at = i + lt;
+        let closing = bytes.get(at + 1) == Some(&b'/');
+        let name_start = at + 1 + usize::from(closing);
+        let name_len = bytes.get(name_start..).map_or(0, |rest| {
+            rest.iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count()
+        });
+        i = name_start + name_len;
+        let Some(name) = bytes.get(name_start..i) else {
+            break;
+        };
+        if !name.first().is_some_and(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        let kind = FORMATTING.iter().position(|f| f.eq_ignore_ascii_case(name));
+        if closing {
+            if let Some(slot) = kind.and_then(|k| open.get_mut(k)) {
+                *slot = slot.saturating_sub(1);
+            }
+            continue;
+        }
+        tags += 1;
+        if tags > max_tags {
+            return Some(at);
+        }
+        let (attributes, end) = scan_attributes(bytes, i);
+        if attributes > MAX_TAG_ATTRIBUTES {
+            return Some(at);
+        }
+        i = end;
+        if let Some(slot) = kind.and_then(|k| open.get_mut(k)) {
+            // A new `<a>` closes the open one.
+            *slot = if kind == Some(0) {
+                1
+            } else {
+                slot.saturating_add(1)
+            };
+            if open.iter().sum::<usize>() > max_formatting {
+                return Some(at);
+            }
+        }
+    }
+    None
+}
+
+/// Reads the attributes of a start tag whose name ends at `from`, as the HTML tokenizer does:
+/// how many there are, and the offset just after the tag's `>` (or the end of the text).
+fn scan_attributes(bytes: &[u8], from: usize) -> (usize, usize) {
+    let at = |i: usize| bytes.get(i).copied();
+    let space = |b: u8| matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ');
+    let mut i = from;
+    let mut count = 0usize;
+    loop {
+        while at(i).is_some_and(|b| space(b) || b == b'/') {
+            i += 1;
+        }
+        match at(i) {
+            None => return (count, i),
+            Some(b'>') => return (count, i + 1),
+            Some(_) => {}
+        }
+        // An attribute name: up to a space, `/`, `>` or `=` (its first character may be `=`).
+        count += 1;
+        i += 1;
+        while at(i).is_some_and(|b| !space(b) && !matches!(b, b'/' | b'>' | b'=')) {
+            i += 1;
+        }
+        while at(i).is_some_and(space) {
+            i += 1;
+        }
+        if at(i) != Some(b'=') {
+            continue;
+        }
+        i += 1;
+        while at(i).is_some_and(space) {
+            i += 1;
+        }
+        match at(i) {
+            Some(q @ (b'"' | b'\'')) => {
+                i += 1;
+                i += bytes.get(i..).map_or(0, |rest| {
+                    rest.iter()
+                        .position(|&b| b == q)
+                        .map_or(rest.len(), |p| p + 1)
+                });
+            }
+            _ => {
+                while at(i).is_some_and(|b| !space(b) && b != b'>') {
+                    i += 1;
+                }
+            }
+        }
+    }
+}
 
 /// Elements below `item` (not `item` itself) that match `css` with `item` as `:scope`, among
 /// the first [`MAX_FIELD_NODES`] nodes in document order.
@@ -320,6 +453,9 @@ pub struct PageExtract {
     pub matched: usize,
     /// True when extraction stopped at the limit with item elements left unexamined.
     pub capped: bool,
+    /// True when the page had more than [`MAX_PAGE_TAGS`] start tags and was read only up to
+    /// that many (later items were not seen).
+    pub truncated: bool,
     /// Items skipped because no title was found.
     pub skipped_no_title: usize,
     /// Items skipped because no usable link was found.
@@ -350,7 +486,8 @@ pub fn extract_page(
     rules: &HtmlRules,
     limit: Option<usize>,
 ) -> Result<PageExtract, ExtractError> {
-    let mut document = Html::parse_document(html);
+    let cut = parse_cut(html, MAX_PAGE_TAGS, MAX_OPEN_FORMATTING);
+    let mut document = Html::parse_document(cut.and_then(|at| html.get(..at)).unwrap_or(html));
     cap_depth(&mut document);
     let base = base_url(&document, page_url);
     let items = rules
@@ -364,7 +501,10 @@ pub fn extract_page(
             selector: rules.item.describe(),
         });
     };
-    let mut out = PageExtract::default();
+    let mut out = PageExtract {
+        truncated: cut.is_some(),
+        ..PageExtract::default()
+    };
     let mut seen_field = [false; 5];
     for item in items {
         if limit.is_some_and(|limit| out.headlines.len() >= limit) {
@@ -714,5 +854,53 @@ mod tests {
         let before = shallow.root_element().html();
         cap_depth(&mut shallow);
         assert_eq!(shallow.root_element().html(), before);
+    }
+
+    #[test]
+    fn pages_are_read_up_to_the_tag_cap() {
+        assert_eq!(parse_cut("<p><q></q>< c><d>", 2, 9), Some(14));
+        assert_eq!(parse_cut("<p><q>", 2, 9), None);
+        assert_eq!(parse_cut("", 0, 0), None);
+        assert_eq!(parse_cut("<", 0, 0), None);
+        assert_eq!(parse_cut("<b></B><I><b>", 9, 1), Some(10));
+        assert_eq!(parse_cut("<b></b><i></I><b>", 9, 1), None);
+        assert_eq!(parse_cut("<a><a><a><a>", 9, 1), None);
+        assert_eq!(parse_cut("<bx><by><bz>", 9, 0), None);
+        // Tags inside quoted attribute values are not tags; unquoted quotes do not quote.
+        assert_eq!(parse_cut("<p title='<q><q>'><q>", 2, 9), None);
+        assert_eq!(parse_cut("<p title=it's><q><q>", 2, 9), Some(17));
+        assert_eq!(scan_attributes(b" a=1 b = \"x>y\" c d/>z", 0), (4, 20));
+        assert_eq!(scan_attributes(b" =a", 0), (1, 3));
+        assert_eq!(scan_attributes(b"", 0), (0, 0));
+        let many: String = (0..MAX_TAG_ATTRIBUTES + 1)
+            .map(|i| format!(" a{i}"))
+            .collect();
+        assert_eq!(parse_cut(&format!("<p><i{many}><b>"), 9, 9), Some(3));
+        let html = format!(
+            "<ul><li><a href='/1'>1</a></li>{}<li><a href='/2'>2</a></li></ul>",
+            "<i>".repeat(MAX_PAGE_TAGS)
+        );
+        let r = rules("li", &["a"], &[], &[], &[]);
+        let out = extract_page(&html, &page_url(), &r, None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.truncated);
+        assert_eq!(out.headlines.len(), 1);
+        let out = extract_page(
+            "<ul><li><a href='/1'>1</a></li></ul>",
+            &page_url(),
+            &r,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!out.truncated);
+        // Formatting elements left open, all different: read up to the cap.
+        let html = format!(
+            "<ul><li><a href='/1'>1</a></li>{}<li><a href='/2'>2</a></li></ul>",
+            (0..MAX_OPEN_FORMATTING * 2)
+                .map(|i| format!("<i class='c{i}'>"))
+                .collect::<String>()
+        );
+        let out = extract_page(&html, &page_url(), &r, None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.truncated);
+        assert_eq!(out.headlines.len(), 1);
     }
 }

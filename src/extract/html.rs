@@ -152,10 +152,15 @@ impl FieldSelector {
 /// At most this many label values are read from one item.
 pub const MAX_LABELS: usize = 64;
 
+/// Elements left open before the parser stops reading a page: html5ever checks the stack of
+/// open elements on every start tag, so a page of N nested `<div>`s costs N² steps to parse
+/// (100,000 of them: minutes). Real pages nest a few dozen levels; browsers cap at 512.
+pub const MAX_OPEN_ELEMENTS: usize = 2_048;
+
 /// Where to stop reading `html` (a byte offset at a `<`, so a character boundary), if
 /// anywhere: at its `max_tags + 1`-th start tag, at the start tag that would leave more than
-/// `max_formatting` formatting elements open, or at a start tag with more than
-/// [`MAX_TAG_ATTRIBUTES`] attributes. One linear scan that reads tags the way the HTML
+/// `max_formatting` formatting elements or [`MAX_OPEN_ELEMENTS`] other elements open, or at a
+/// start tag with more than [`MAX_TAG_ATTRIBUTES`] attributes. One linear scan that reads tags the way the HTML
 /// tokenizer does (attribute values quoted only right after `=`); a `<` inside a script or
 /// comment counts as a tag too, which only errs on the side of stopping early on pages that
 /// are far beyond real ones anyway.
@@ -164,9 +169,51 @@ fn parse_cut(html: &str, max_tags: usize, max_formatting: usize) -> Option<usize
         b"a", b"b", b"big", b"code", b"em", b"font", b"i", b"nobr", b"s", b"small", b"strike",
         b"strong", b"tt", b"u",
     ];
+    // Elements that hold nothing, or that the parser closes by itself (`<p>`, `<li>`, table
+    // parts): they never deepen the stack for long, so they are not counted as open.
+    const NOT_NESTING: [&[u8]; 37] = [
+        b"area",
+        b"base",
+        b"br",
+        b"col",
+        b"embed",
+        b"hr",
+        b"img",
+        b"input",
+        b"link",
+        b"meta",
+        b"source",
+        b"track",
+        b"wbr",
+        b"param",
+        b"keygen",
+        b"p",
+        b"li",
+        b"dt",
+        b"dd",
+        b"option",
+        b"optgroup",
+        b"tr",
+        b"td",
+        b"th",
+        b"tbody",
+        b"thead",
+        b"tfoot",
+        b"colgroup",
+        b"caption",
+        b"rb",
+        b"rt",
+        b"rp",
+        b"rtc",
+        b"html",
+        b"head",
+        b"body",
+        b"frame",
+    ];
     let bytes = html.as_bytes();
     let mut tags = 0usize;
     let mut open = [0usize; 14];
+    let mut nested = 0usize;
     let mut i = 0;
     while let Some(lt) = bytes
         .get(i..)
@@ -188,9 +235,13 @@ fn parse_cut(html: &str, max_tags: usize, max_formatting: usize) -> Option<usize
             continue;
         }
         let kind = FORMATTING.iter().position(|f| f.eq_ignore_ascii_case(name));
+        let nests = kind.is_none() && !NOT_NESTING.iter().any(|n| n.eq_ignore_ascii_case(name));
         if closing {
             if let Some(slot) = kind.and_then(|k| open.get_mut(k)) {
                 *slot = slot.saturating_sub(1);
+            }
+            if nests {
+                nested = nested.saturating_sub(1);
             }
             continue;
         }
@@ -201,6 +252,13 @@ fn parse_cut(html: &str, max_tags: usize, max_formatting: usize) -> Option<usize
         let (attributes, end) = scan_attributes(bytes, i);
         if attributes > MAX_TAG_ATTRIBUTES {
             return Some(at);
+        }
+        let self_closing = end >= 2 && bytes.get(end.saturating_sub(2)) == Some(&b'/');
+        if nests && !self_closing {
+            nested += 1;
+            if nested > MAX_OPEN_ELEMENTS {
+                return Some(at);
+            }
         }
         i = end;
         if let Some(slot) = kind.and_then(|k| open.get_mut(k)) {
@@ -858,6 +916,17 @@ mod tests {
 
     #[test]
     fn pages_are_read_up_to_the_tag_cap() {
+        // Nesting: N open `<div>`s stop the read at the one past the cap; closed siblings,
+        // self-closing tags and elements the parser closes itself never add up.
+        let deep = "<div>".repeat(MAX_OPEN_ELEMENTS + 5);
+        assert_eq!(
+            parse_cut(&deep, usize::MAX, usize::MAX),
+            Some(MAX_OPEN_ELEMENTS * 5)
+        );
+        let siblings = "<div><span>x</span></div>".repeat(MAX_OPEN_ELEMENTS * 2);
+        assert_eq!(parse_cut(&siblings, usize::MAX, usize::MAX), None);
+        let sloppy = "<li><p>item<br><img src=x><x-y/>".repeat(MAX_OPEN_ELEMENTS * 2);
+        assert_eq!(parse_cut(&sloppy, usize::MAX, usize::MAX), None);
         assert_eq!(parse_cut("<p><q></q>< c><d>", 2, 9), Some(14));
         assert_eq!(parse_cut("<p><q>", 2, 9), None);
         assert_eq!(parse_cut("", 0, 0), None);

@@ -1536,6 +1536,37 @@ fn html_pages(cases: u32, scale: u32) {
             Ok(())
         },
     );
+    check(
+        "html: hostile shapes (open formatting, attributes, bare tags)",
+        (cases / 500).max(8),
+        scale,
+        (0usize..5, 1usize..100_000, rule_spec(), limit()),
+        |(shape, n, spec, limit)| {
+            let body: String = (0..n)
+                .map(|i| match shape {
+                    0 => format!("<i class=\"c{i}\">"),
+                    1 => format!(" a{i}"),
+                    2 => "<i>x".to_string(),
+                    3 => format!("<li><a href=\"/{i}\">{i}</a>"),
+                    _ => "<p><b>".to_string(),
+                })
+                .collect();
+            let page = match shape {
+                1 => format!(
+                    "<ul><li><a href=\"/0\">0</a></li><li{body}><a href=\"/1\">1</a></li></ul>"
+                ),
+                _ => format!("<ul><li><a href=\"/0\">0</a></li>{body}</ul>"),
+            };
+            let start = Instant::now();
+            html_invariants(&page, &build_rules(&spec), limit)?;
+            prop_assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{:?}",
+                start.elapsed()
+            );
+            Ok(())
+        },
+    );
     if HTML_CORPUS.is_empty() {
         return;
     }
@@ -1798,6 +1829,37 @@ fn feed_invariants(text: &str, limit: Option<usize>) -> Result<(), TestCaseError
     Ok(())
 }
 
+/// One item (or entry) with `n` of something: attributes, categories, extension elements,
+/// tags, nested markup in the title, escaped markup in the summary, namespace declarations.
+fn oversized_feed(shape: usize, n: usize) -> String {
+    let rss = |item_attrs: &str, body: &str| {
+        format!("<rss xmlns:x=\"urn:x\"><channel><item{item_attrs}><title>t</title><link>/1</link>{body}</item></channel></rss>")
+    };
+    let many = |f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<String>();
+    match shape {
+        0 => rss(&many(&|i| format!(" a{i}=\"\"")), ""),
+        1 => rss("", &many(&|i| format!("<category>c{}</category>", i % 1000))),
+        2 => format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title>t</title><link href=\"/1\"/>{}</entry></feed>",
+            many(&|i| format!("<category term=\"c{i}\"/>"))
+        ),
+        3 => rss("", &many(&|i| format!("<x:a{}/>", i % 100))),
+        4 => format!(
+            "{{\"version\":\"https://jsonfeed.org/version/1\",\"items\":[{{\"url\":\"/1\",\"title\":\"t\",\"tags\":[{}]}}]}}",
+            (0..n).map(|i| format!("\"c{i}\"")).collect::<Vec<_>>().join(",")
+        ),
+        5 => format!(
+            "<rss><channel><item><title>{}</title><link>/1</link></item></channel></rss>",
+            "<b>x</b>".repeat(n)
+        ),
+        6 => rss("", &format!("<description>{}</description>", "&lt;b&gt;x&lt;/b&gt;".repeat(n))),
+        _ => format!(
+            "<rss{}><channel><item><title>t</title><link>/1</link></item></channel></rss>",
+            many(&|i| format!(" xmlns:p{i}=\"u{i}\""))
+        ),
+    }
+}
+
 fn feeds(cases: u32, scale: u32) {
     check(
         "feed: generated hostile documents",
@@ -1859,6 +1921,22 @@ fn feeds(cases: u32, scale: u32) {
             limit(),
         ),
         |(text, limit)| feed_invariants(&text, limit),
+    );
+    check(
+        "feed: oversized shapes (many attributes, categories, extensions, nested markup)",
+        (cases / 500).max(8),
+        scale,
+        (0usize..8, 1usize..20_000),
+        |(shape, n)| {
+            let doc = oversized_feed(shape, n);
+            feed_invariants(&doc, Some(500))?;
+            if let Ok(feed) = parse_feed(&doc, &feed_url()) {
+                for h in &feed.headlines {
+                    prop_assert!(h.labels.len() <= headwire::extract::html::MAX_LABELS);
+                }
+            }
+            Ok(())
+        },
     );
     if FEED_CORPUS.is_empty() {
         return;

@@ -931,9 +931,15 @@ impl RawItem {
         if title.is_empty() && link.is_none() {
             return None;
         }
+        // Deduplicated case-insensitively through a set (a feed can repeat a category 100,000
+        // times) and capped like page labels.
         let mut labels: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for label in self.labels.iter().map(|l| clean_text(l)) {
-            if !label.is_empty() && !labels.iter().any(|l| l.eq_ignore_ascii_case(&label)) {
+            if labels.len() >= crate::extract::html::MAX_LABELS {
+                break;
+            }
+            if !label.is_empty() && seen.insert(label.to_ascii_lowercase()) {
                 labels.push(label);
             }
         }
@@ -2526,5 +2532,17 @@ mod tests {
             parse_feed(&doc(70_000), &url()),
             Err(FeedError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn labels_are_deduplicated_and_capped() {
+        let cats: String = (0..200)
+            .map(|i| format!("<category>C{}</category><category>c{}</category>", i, i))
+            .collect();
+        let h = one(&rss2(&format!(
+            "<item><title>t</title><link>/1</link>{cats}</item>"
+        )));
+        assert_eq!(h.labels.len(), crate::extract::html::MAX_LABELS);
+        assert_eq!(h.labels[..3], ["C0", "C1", "C2"]);
     }
 }

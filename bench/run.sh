@@ -33,7 +33,7 @@ W=${BENCH_WORK:-$(mktemp -d /tmp/headwire-bench.XXXXXX)}
 mkdir -p "$W"
 chmod 755 "$W" # nginx workers run as an unprivileged user and must reach the files
 R="$W/results.env"
-[[ -n ${BENCH_REPORT_ONLY:-} ]] || : >"$R"
+[[ -n ${BENCH_REPORT_ONLY:-}${BENCH_ONLY:-} ]] || : >"$R"
 PIDS=()
 T_START=$(date +%s)
 

@@ -1,7 +1,8 @@
 //! The shipped `feeds.toml` must validate, and each of its sections must extract a sensible
 //! number of headlines (most with a parsed time, where the section reads times) from the real
 //! page it was designed from in `../shared/corpus/html` (named by the `# corpus:` comment above
-//! the section). The corpus part skips cleanly when the corpus is absent.
+//! the section). The corpus part skips cleanly when the corpus is absent (and fails under
+//! `CI=true`).
 
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,11 @@ fn shipped_config_validates() {
 fn shipped_sections_extract_from_their_corpus_pages() {
     let corpus = manifest_dir().join("../shared/corpus/html");
     if !corpus.is_dir() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{} is missing under CI=true",
+            corpus.display()
+        );
         eprintln!("skipped: {} is absent", corpus.display());
         return;
     }

@@ -305,24 +305,10 @@ fn scan_shape(text: &str, limit: Option<usize>) -> XmlShape {
     loop {
         let before = reader.buffer_position();
         match reader.read_event() {
-            Ok(Event::Start(e)) => {
-                let parent = top.last().filter(|_| top.len() == depth);
-                if let (Some(limit), Some((_, parent))) = (limit, parent) {
-                    if is_entry(e.local_name().as_ref(), parent) {
-                        entries += 1;
-                        if entries > limit {
-                            let cut = cut_before(text, before, &top);
-                            return XmlShape { max_depth, cut };
-                        }
-                    }
-                }
-                depth += 1;
-                max_depth = max_depth.max(depth);
-                if depth <= 3 && top.len() + 1 == depth {
-                    top.push((e.name().as_ref().to_vec(), e.local_name().as_ref().to_vec()));
-                }
-            }
-            Ok(Event::Empty(e)) => {
+            Ok(event @ (Event::Start(_) | Event::Empty(_))) => {
+                let (Event::Start(e) | Event::Empty(e)) = &event else {
+                    continue;
+                };
                 let parent = top.last().filter(|_| top.len() == depth);
                 if let (Some(limit), Some((_, parent))) = (limit, parent) {
                     if is_entry(e.local_name().as_ref(), parent) {
@@ -334,6 +320,13 @@ fn scan_shape(text: &str, limit: Option<usize>) -> XmlShape {
                     }
                 }
                 max_depth = max_depth.max(depth + 1);
+                // An empty element opens nothing; a start tag opens a level.
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                    if depth <= 3 && top.len() + 1 == depth {
+                        top.push((e.name().as_ref().to_vec(), e.local_name().as_ref().to_vec()));
+                    }
+                }
             }
             Ok(Event::End(_)) => {
                 depth = depth.saturating_sub(1);

@@ -1493,7 +1493,7 @@ fn html_invariants(
 fn html_pages(cases: u32, scale: u32) {
     check(
         "html: tag soup, generated selectors",
-        cases * 4 / 10,
+        cases * 45 / 100,
         scale,
         (tag_soup(), rule_spec(), limit(), 0usize..4),
         |(page, spec, limit, k)| {
@@ -1582,7 +1582,7 @@ fn html_pages(cases: u32, scale: u32) {
     }
     check(
         "html: mutated corpus windows",
-        cases * 4 / 10,
+        cases * 45 / 100,
         scale,
         (
             0..HTML_CORPUS.len(),

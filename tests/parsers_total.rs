@@ -1550,7 +1550,7 @@ fn html_pages(cases: u32, scale: u32) {
         "html: hostile shapes (open formatting, attributes, bare tags)",
         (cases / 500).max(8),
         scale,
-        (0usize..5, 1usize..100_000, rule_spec(), limit()),
+        (0usize..5, 1usize..20_000, rule_spec(), limit()),
         |(shape, n, spec, limit)| {
             let body: String = (0..n)
                 .map(|i| match shape {

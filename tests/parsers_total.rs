@@ -17,7 +17,7 @@
 //!
 //! * `cargo test --release --test parsers_total -- --ignored --nocapture` runs `long_run`:
 //!   every property with 100 times its default cases (1.2 million time strings, a million
-//!   HTML pages, …; allow an hour on two cores), printing each property's time as it ends;
+//!   HTML pages, …; about 20 minutes on two cores), printing each property's time as it ends;
 //! * `HEADWIRE_PROPTEST_CASES=N cargo test --test parsers_total` runs every property with N
 //!   cases instead of its default (also applies to `long_run`, times 100).
 

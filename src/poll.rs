@@ -35,7 +35,7 @@ use crate::extract::{feed, html};
 use crate::fetch::charset::{self, DocKind};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::normalize::{normalize_headlines, NormalizeNotes, Observed};
-use crate::store::{BatchContext, Store, StoreError};
+use crate::store::{BatchContext, SectionStatus, Store, StoreError};
 
 /// Backoff after consecutive failures never waits longer than this many intervals: long enough
 /// to stop hammering a broken site, short enough that a fixed site is noticed within hours.
@@ -118,6 +118,32 @@ pub struct SectionReport {
     pub retry_after: Option<u64>,
     /// Failures in a row including this poll (0 after a success); drives the backoff.
     pub consecutive_failures: u32,
+}
+
+impl SectionReport {
+    /// A report of nothing done yet for section `key`.
+    fn empty(key: String) -> SectionReport {
+        SectionReport {
+            key,
+            found: 0,
+            new: 0,
+            blocked: 0,
+            unchanged: false,
+            error: None,
+            retry_after: None,
+            consecutive_failures: 0,
+        }
+    }
+}
+
+/// Records a failed poll in the section's status and the metrics: one more failure in a row,
+/// with its kind and message.
+fn note_failure(key: &str, status: &mut SectionStatus, error: &PollError, metrics: &PollMetrics) {
+    metrics.failures.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(section = %key, kind = error.kind(), "poll failed: {error}");
+    status.consecutive_failures = status.consecutive_failures.saturating_add(1);
+    status.last_error_kind = Some(error.kind().to_string());
+    status.last_error = Some(error.to_string());
 }
 
 /// What processing a body produced, before storing (shared with `headwire check`).
@@ -435,16 +461,7 @@ impl Poller {
         match self.poll_inner(source, section, fingerprint, None).await {
             Ok(report) => report,
             // Only a stop signal yields `Stopped`, and there is none here.
-            Err(Stopped) => SectionReport {
-                key: section.key(source),
-                found: 0,
-                new: 0,
-                blocked: 0,
-                unchanged: false,
-                error: None,
-                retry_after: None,
-                consecutive_failures: 0,
-            },
+            Err(Stopped) => SectionReport::empty(section.key(source)),
         }
     }
 
@@ -482,25 +499,16 @@ impl Poller {
     ) -> SectionReport {
         let key = section.key(source);
         let error = PollError::Internal(message);
-        tracing::error!(section = %key, kind = "internal", "poll failed: {error}");
-        self.metrics.failures.fetch_add(1, Ordering::Relaxed);
         let mut status = self.store.section_status(&key).unwrap_or_default();
         status.last_attempt = Some((self.clock)());
-        status.consecutive_failures = status.consecutive_failures.saturating_add(1);
-        status.last_error_kind = Some(error.kind().to_string());
-        status.last_error = Some(error.to_string());
+        note_failure(&key, &mut status, &error, &self.metrics);
         if let Err(e) = self.store.set_section_status(&key, &status) {
             tracing::error!(section = %key, "cannot record poll status: {e}");
         }
         SectionReport {
-            key,
-            found: 0,
-            new: 0,
-            blocked: 0,
-            unchanged: false,
             error: Some(error),
-            retry_after: None,
             consecutive_failures: status.consecutive_failures,
+            ..SectionReport::empty(key)
         }
     }
 
@@ -536,16 +544,7 @@ impl Poller {
             None => admission.await,
         };
 
-        let mut report = SectionReport {
-            key: key.clone(),
-            found: 0,
-            new: 0,
-            blocked: 0,
-            unchanged: false,
-            error: None,
-            retry_after: None,
-            consecutive_failures: 0,
-        };
+        let mut report = SectionReport::empty(key.clone());
         let mut status = self.store.section_status(&key).unwrap_or_default();
         self.metrics.polls.fetch_add(1, Ordering::Relaxed);
         status.last_attempt = Some((self.clock)());
@@ -609,14 +608,10 @@ impl Poller {
                 status.last_error_kind = None;
             }
             Err(e) => {
-                self.metrics.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(section = %key, kind = e.kind(), "poll failed: {e}");
                 if let PollError::Fetch(FetchError::Status { retry_after, .. }) = &e {
                     report.retry_after = *retry_after;
                 }
-                status.consecutive_failures = status.consecutive_failures.saturating_add(1);
-                status.last_error_kind = Some(e.kind().to_string());
-                status.last_error = Some(e.to_string());
+                note_failure(&key, &mut status, &e, &self.metrics);
                 report.error = Some(e);
             }
         }
@@ -873,13 +868,25 @@ fn process_and_store(
         section,
         now,
     )?;
-    if !processed.notes.times_not_understood.is_empty() {
-        tracing::info!(
-            section = %section.key(source),
-            examples = ?processed.notes.times_not_understood.iter().take(3).collect::<Vec<_>>(),
-            "{} time texts not understood; first-seen time used",
-            processed.notes.times_not_understood.len()
-        );
+    // One line per page and kind, not per headline: an archive page prints the same old
+    // dates on every poll.
+    let notes = &processed.notes;
+    for (times, what) in [
+        (&notes.times_not_understood, "not understood"),
+        (&notes.times_too_old, "before 1990, not believed"),
+        (
+            &notes.times_in_future,
+            "more than a day in the future, not believed",
+        ),
+    ] {
+        if !times.is_empty() {
+            tracing::info!(
+                section = %section.key(source),
+                examples = ?times.iter().take(3).collect::<Vec<_>>(),
+                "{} time texts {what}; first-seen time used",
+                times.len()
+            );
+        }
     }
     let key = section.key(source);
     let ctx = BatchContext {

@@ -73,8 +73,10 @@ pub fn normalize_headlines(
     let observed = headlines
         .into_iter()
         .filter_map(|headline| {
-            let title = bounds::clip_chars(&text::clean_text(&headline.title), bounds::MAX_TITLE_CHARS)
-                .into_owned();
+            // Clipped before its key is taken, so the key matches what is stored.
+            let mut title =
+                bounds::clip_chars(&text::clean_text(&headline.title), bounds::MAX_TITLE_CHARS)
+                    .into_owned();
             if title.is_empty() {
                 return None;
             }
@@ -86,25 +88,18 @@ pub fn normalize_headlines(
             );
             let guid = headline.guid.filter(|g| g.len() <= bounds::MAX_URL_BYTES);
             let title_key = text::title_key(&title);
-            let identity = url::identity_key(
-                link.as_deref(),
-                guid.as_deref(),
-                &title_key,
-                source,
-            );
+            let identity = url::identity_key(link.as_deref(), guid.as_deref(), &title_key, source);
             let mut reason = None;
             let published = headline.time_text.as_deref().and_then(|raw| {
                 let example = bounds::clip_chars(raw, MAX_NOTE_CHARS).into_owned();
                 match time::parse_time(raw, &ctx) {
                     Ok(parsed) => Some(time::resolve_published(&parsed, now, source.timezone)),
                     Err(time::TimeError::TooOld { .. }) => {
-                        tracing::info!(section = %section.key(source), time = %example, "time is before 1990; using first-seen");
                         notes.times_too_old.push(example);
                         reason = Some("before 1990, not believed");
                         None
                     }
                     Err(time::TimeError::InFuture { .. }) => {
-                        tracing::warn!(section = %section.key(source), time = %example, "time is more than a day in the future; using first-seen");
                         notes.times_in_future.push(example);
                         reason = Some("more than a day in the future, not believed");
                         None
@@ -125,8 +120,10 @@ pub fn normalize_headlines(
                 }
             }
             let mut summary = headline.summary.filter(|s| !s.trim().is_empty());
-            let mut author = headline.author.map(|a| text::clean_text(&a)).filter(|a| !a.is_empty());
-            let mut title = title;
+            let mut author = headline
+                .author
+                .map(|a| text::clean_text(&a))
+                .filter(|a| !a.is_empty());
             bounds::clip_item_text(&mut title, &mut summary, &mut author, &mut page_labels);
             Some(Observed {
                 identity,

@@ -85,34 +85,31 @@ impl Store {
             // Words are matched against the folded text kept in `by_time` (the scanned entry
             // itself for the merged feed; its key is this suffix): most items are rejected
             // without being read.
-            let text = if searching {
+            // `None`: stored before the text was kept, so the item's own text decides below.
+            let verdict = if searching {
                 let stored = if plen == 0 {
                     Some(value)
                 } else {
                     self.by_time.get(&suffix)?
                 };
-                match stored.filter(|v| !v.is_empty()) {
-                    Some(v) => {
-                        if !text_matches(
-                            std::str::from_utf8(&v).unwrap_or_default(),
-                            &query.words,
-                            &query.exclude,
-                        ) {
-                            continue;
-                        }
-                        true
-                    }
-                    None => false,
-                }
+                stored.filter(|v| !v.is_empty()).map(|v| {
+                    text_matches(
+                        std::str::from_utf8(&v).unwrap_or_default(),
+                        &query.words,
+                        &query.exclude,
+                    )
+                })
             } else {
-                true
+                Some(true)
             };
+            if verdict == Some(false) {
+                continue;
+            }
             let Some(bytes) = self.items.get(id)? else {
                 continue;
             };
             let item = decode_item(&bytes)?;
-            // Stored before the text was kept: fold it now.
-            if !text
+            if verdict.is_none()
                 && !text_matches(
                     &search_text(&item.title, item.summary.as_deref()),
                     &query.words,

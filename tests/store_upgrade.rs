@@ -1,10 +1,14 @@
-//! The layout 3 → 4 upgrade under SIGKILL: a `headwire-store/3` store holding tombstones left by
+//! The layout upgrades under SIGKILL. 3 → 4 (then 4 → 5): a `headwire-store/3` store holding tombstones left by
 //! the old retention rule and items whose published times an older parser let through (year 1,
 //! 1900) is opened by a child process, which the parent kills at spread-out moments of the
 //! upgrade. After every kill the store must open, finish the upgrade, verify clean, hold every
 //! item, and have lifted every tombstone — whichever step the kill interrupted.
 //!
-//! The child is this test binary re-executed with `HEADWIRE_UPGRADE_CHILD` set to the store path.
+//! The 4 → 5 upgrade (JSON item records rewritten as binary ones) gets the same treatment, and
+//! after every kill each item must read back exactly as before the upgrade.
+//!
+//! The child is this test binary re-executed with `HEADWIRE_UPGRADE_CHILD` set to the store path
+//! and the test's name.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -147,9 +151,9 @@ fn assert_upgraded(store: &Store, life: &str) {
     assert_eq!((out.new, out.tombstoned), (1, 0), "{life}");
 }
 
-fn spawn_child(path: &Path) -> std::process::Child {
+fn spawn_child(path: &Path, test: &str) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, path)
         .env("RUST_LOG", "off")
         .stdout(Stdio::null())
@@ -173,7 +177,7 @@ fn a_kill_at_any_moment_of_the_upgrade_leaves_a_store_that_finishes_it() {
     let whole = dir.path().join("whole");
     copy_dir(&fixture, &whole);
     let started = Instant::now();
-    let status = spawn_child(&whole).wait().unwrap();
+    let status = spawn_child(&whole, TEST_NAME).wait().unwrap();
     let span = started.elapsed();
     assert!(status.success(), "the upgrade itself succeeds");
     assert_upgraded(&reopen(&whole), "uninterrupted");
@@ -181,7 +185,7 @@ fn a_kill_at_any_moment_of_the_upgrade_leaves_a_store_that_finishes_it() {
     for kill in 0..KILLS {
         let path = dir.path().join(format!("kill{kill}"));
         copy_dir(&fixture, &path);
-        let mut child = spawn_child(&path);
+        let mut child = spawn_child(&path, TEST_NAME);
         // Spread over the whole run, start-up included, and a little past it.
         let at = span.mul_f64((kill as f64 + 0.5) / KILLS as f64 * 1.1);
         std::thread::sleep(at);
@@ -190,4 +194,146 @@ fn a_kill_at_any_moment_of_the_upgrade_leaves_a_store_that_finishes_it() {
         let store = reopen(&path);
         assert_upgraded(&store, &format!("kill {kill} at {at:?} of {span:?}"));
     }
+}
+
+const V4_TEST_NAME: &str = "a_kill_during_the_binary_record_upgrade_leaves_every_item_readable";
+const V4_STORIES: usize = 12_000;
+
+/// Builds a layout-4 store (JSON item records) and returns every item as it reads before the
+/// upgrade, newest first.
+fn build_v4_store(path: &Path) -> Vec<headwire::store::Item> {
+    let store = Store::open(path).unwrap();
+    let stories: Vec<Observed> = (0..V4_STORIES)
+        .map(|i| {
+            let mut story = story(i);
+            if i % 3 == 0 {
+                story.summary = Some(format!("<p>第{i}号摘要</p>"));
+                story.page_labels.push("World".into());
+            }
+            if i % 7 == 0 {
+                story.link = None;
+                story.identity = format!("title:a:{}", story.title_key);
+            }
+            story
+        })
+        .collect();
+    for (n, chunk) in stories.chunks(300).enumerate() {
+        let key = format!("a/s{}", n % 3);
+        let ctx = BatchContext {
+            source_id: "a",
+            section_key: &key,
+            section_name: "x",
+            title_window: None,
+            now: now(),
+        };
+        store.apply_batch_deferred(&ctx, chunk).unwrap();
+    }
+    let all = store
+        .query(
+            &Query {
+                limit: V4_STORIES,
+                ..Query::default()
+            },
+            &|_| true,
+        )
+        .unwrap();
+    assert_eq!(all.len(), V4_STORIES);
+    assert_eq!(store.debug_downgrade_to_v4().unwrap(), V4_STORIES);
+    all
+}
+
+fn assert_v5(store: &Store, before: &[headwire::store::Item], life: &str) {
+    let problems = store.verify().unwrap();
+    assert!(
+        problems.is_empty(),
+        "{life}: {} problems, e.g. {:?}",
+        problems.len(),
+        &problems[..problems.len().min(3)]
+    );
+    assert_eq!(
+        store.layout().unwrap().as_deref(),
+        Some(SCHEMA_VERSION),
+        "{life}"
+    );
+    let after = store
+        .query(
+            &Query {
+                limit: V4_STORIES,
+                ..Query::default()
+            },
+            &|_| true,
+        )
+        .unwrap();
+    assert!(after == before, "{life}: every item reads back as it was");
+    let section = store
+        .query(
+            &Query {
+                labels: vec!["world".into()],
+                limit: 10,
+                ..Query::default()
+            },
+            &|_| true,
+        )
+        .unwrap();
+    assert_eq!(section.len(), 10, "{life}: label index still answers");
+}
+
+#[test]
+fn a_kill_during_the_binary_record_upgrade_leaves_every_item_readable() {
+    if let Ok(path) = std::env::var(CHILD_ENV) {
+        drop(Store::open(Path::new(&path)).unwrap());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("v4");
+    let before = build_v4_store(&fixture);
+    {
+        let raw = reopen_raw_layout(&fixture);
+        assert_eq!(raw.as_deref(), Some("headwire-store/4"));
+    }
+    let whole = dir.path().join("whole");
+    copy_dir(&fixture, &whole);
+    let started = Instant::now();
+    let status = spawn_child(&whole, V4_TEST_NAME).wait().unwrap();
+    let span = started.elapsed();
+    assert!(status.success(), "the upgrade itself succeeds");
+    assert_v5(&reopen(&whole), &before, "uninterrupted");
+
+    for kill in 0..KILLS {
+        let path = dir.path().join(format!("kill{kill}"));
+        copy_dir(&fixture, &path);
+        let mut child = spawn_child(&path, V4_TEST_NAME);
+        let at = span.mul_f64((kill as f64 + 0.5) / KILLS as f64 * 1.1);
+        std::thread::sleep(at);
+        let _ = child.kill();
+        let _ = child.wait();
+        let (layout, json) = raw_progress(&path);
+        eprintln!("kill {kill} at {at:?} of {span:?}: layout {layout:?}, {json} JSON records left");
+        assert_v5(
+            &reopen(&path),
+            &before,
+            &format!("kill {kill} at {at:?} of {span:?}"),
+        );
+    }
+}
+
+/// The layout a killed child left and how many item records are still JSON.
+fn raw_progress(path: &Path) -> (Option<String>, usize) {
+    let layout = reopen_raw_layout(path);
+    let db = sled::open(path).unwrap();
+    let items = db.open_tree("items").unwrap();
+    let json = items
+        .iter()
+        .values()
+        .filter(|v| v.as_ref().unwrap().first() == Some(&b'{'))
+        .count();
+    (layout, json)
+}
+
+/// The layout a store's files record, read with sled directly (opening a `Store` would upgrade).
+fn reopen_raw_layout(path: &Path) -> Option<String> {
+    let db = sled::open(path).unwrap();
+    let meta = db.open_tree("meta").unwrap();
+    let raw = meta.get("schema").unwrap();
+    raw.map(|v| String::from_utf8_lossy(&v).into_owned())
 }

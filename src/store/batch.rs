@@ -181,7 +181,7 @@ impl Store {
         }
         for write in &plan.writes {
             m.touch_item(&write.item);
-            m.put(TreeId::Items, write.id.to_vec(), encode(&write.item));
+            m.put(TreeId::Items, write.id.to_vec(), encode_item(&write.item));
             for (tree, key) in &write.new_index_keys {
                 m.put(*tree, key.clone(), Vec::new());
             }
@@ -561,9 +561,8 @@ impl Store {
                 Ok(())
             }
             Err(TransactionError::Storage(e)) => Err(StoreError::Io(e)),
-            Err(TransactionError::Abort(())) => Err(StoreError::Corrupt {
-                tree: "items",
-                message: "transaction aborted".into(),
+            Err(TransactionError::Abort(())) => Err(StoreError::Transaction {
+                tree: m.ops.first().map_or("meta", |(tree, _, _)| tree.name()),
             }),
         }
     }

@@ -4,7 +4,9 @@
 use super::*;
 
 /// The layout version this code reads and writes.
-pub const SCHEMA_VERSION: &str = "headwire-store/4";
+pub const SCHEMA_VERSION: &str = "headwire-store/5";
+/// The layout with JSON item records, migrated in place on open.
+pub(super) const SCHEMA_V4: &str = "headwire-store/4";
 /// The layout before retention counted age from first-seen.
 pub(super) const SCHEMA_V3: &str = "headwire-store/3";
 /// The layout before index counters, migrated in place on open.
@@ -177,13 +179,6 @@ pub(super) fn decode_u64(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
-pub(super) fn decode_item(bytes: &[u8]) -> Result<Item, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        tree: "items",
-        message: e.to_string(),
-    })
-}
-
 pub(super) fn decode_tombstone(bytes: &[u8]) -> Result<Tombstone, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         tree: "tombstones",
@@ -209,6 +204,24 @@ pub(super) enum TreeId {
     Tombstones,
     TombExpiry,
     Meta,
+}
+
+impl TreeId {
+    /// The sled tree's name (for error messages).
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            TreeId::Items => "items",
+            TreeId::ByTime => "by_time",
+            TreeId::ByLabel => "by_label",
+            TreeId::BySource => "by_source",
+            TreeId::Titles => "titles",
+            TreeId::Aliases => "aliases",
+            TreeId::AliasesByItem => "aliases_by_item",
+            TreeId::Tombstones => "tombstones",
+            TreeId::TombExpiry => "tomb_expiry",
+            TreeId::Meta => "meta",
+        }
+    }
 }
 
 /// Writes to apply as one transaction, plus the change in item count.
@@ -272,4 +285,10 @@ pub(super) struct Tombstone {
     pub(super) title_key: Option<String>,
     /// For an alias: hex id of the item it had been merged into.
     pub(super) alias_of: Option<String>,
+}
+
+/// The 16-byte id a key names (all zeros when it is not 16 bytes long: such a key is what
+/// `store verify` reports, and decoding under it still never panics).
+pub(super) fn id_of(key: &[u8]) -> [u8; 16] {
+    id16(Some(key)).unwrap_or([0; 16])
 }

@@ -17,7 +17,7 @@ pub(super) fn scan_counts(
 }
 
 impl Store {
-    /// `headwire-store/3` → 4, for the rule that retention ages a story from when it was first
+    /// `headwire-store/3` → 4 (then 4 → 5), for the rule that retention ages a story from when it was first
     /// stored and never removes one its section still lists:
     /// - every tombstone is lifted (with its expiry entry and its `titles` entry): the old rule
     ///   deleted stories by their *published* age, so pages that still list them bring them back
@@ -35,7 +35,7 @@ impl Store {
         tracing::info!(
             items,
             tombstones,
-            "upgrading the store from {SCHEMA_V3} to {SCHEMA_VERSION}: lifting tombstones left by \
+            "upgrading the store from {SCHEMA_V3} to {SCHEMA_V4}: lifting tombstones left by \
              the old retention rule and checking every item's published time"
         );
         let now = Utc::now();
@@ -76,7 +76,9 @@ impl Store {
             if examined % 100_000 == 0 {
                 tracing::info!(examined, of = items, "store upgrade: checking items");
             }
-            let (Some(id), Ok(item)) = (id16(Some(key.as_ref())), decode_item(&bytes)) else {
+            let (Some(id), Ok(item)) =
+                (id16(Some(key.as_ref())), decode_item(&id_of(&key), &bytes))
+            else {
                 continue; // `store verify` reports undecodable records; the upgrade leaves them.
             };
             let mut fixed = item.clone();
@@ -112,16 +114,83 @@ impl Store {
                 index_key(None, fixed.published, &id),
                 search_text(&fixed.title, fixed.summary.as_deref()).into_bytes(),
             );
-            m.put(TreeId::Items, id.to_vec(), encode(&fixed));
+            m.put(TreeId::Items, id.to_vec(), encode_item(&fixed));
             self.commit(&m, now, true)?;
             repaired += 1;
         }
-        self.meta.insert(SCHEMA_KEY, SCHEMA_VERSION.as_bytes())?;
+        self.meta.insert(SCHEMA_KEY, SCHEMA_V4.as_bytes())?;
         self.db.flush()?;
         tracing::info!(
             lifted,
             repaired,
-            "store migrated from {SCHEMA_V3} to {SCHEMA_VERSION}"
+            "store migrated from {SCHEMA_V3} to {SCHEMA_V4}"
+        );
+        Ok(())
+    }
+
+    /// `headwire-store/4` → 5: every JSON item record is rewritten as a binary record
+    /// ([`encode_item`]), [`SWEEP_CHUNK`] items per transaction under the writer lock. Only the
+    /// `items` values change (keys, indexes and counters stay), and [`decode_item`] reads both
+    /// encodings, so a store killed mid-upgrade opens, verifies and resumes where it stopped;
+    /// the version key is written last. A record that does not decode is left for `store
+    /// verify` to report.
+    pub(super) fn migrate_v4(&self) -> Result<(), StoreError> {
+        let total = self.len();
+        tracing::info!(
+            items = total,
+            "upgrading the store from {SCHEMA_V4} to {SCHEMA_VERSION}: rewriting item records \
+             in the binary encoding (about half a minute per million items)"
+        );
+        let now = Utc::now();
+        let mut converted = 0usize;
+        let mut examined = 0usize;
+        let mut start: Option<sled::IVec> = None;
+        loop {
+            let mut range = match &start {
+                Some(after) => self
+                    .items
+                    .range::<&[u8], _>((Bound::Excluded(after.as_ref()), Bound::Unbounded)),
+                None => self.items.iter(),
+            };
+            let mut chunk: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(SWEEP_CHUNK);
+            for entry in range.by_ref().take(SWEEP_CHUNK) {
+                chunk.push(entry?);
+            }
+            let Some((last, _)) = chunk.last() else {
+                break;
+            };
+            start = Some(last.clone());
+            examined += chunk.len();
+            let mut m = Mutations::default();
+            for (key, bytes) in &chunk {
+                if !is_legacy_record(bytes) {
+                    continue;
+                }
+                let Ok(item) = decode_item(&id_of(key), bytes) else {
+                    continue;
+                };
+                m.put(TreeId::Items, key.to_vec(), encode_item(&item));
+            }
+            if !m.ops.is_empty() {
+                let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                converted += m.ops.len();
+                // Same items, same feeds: no new generation or Last-Modified.
+                self.commit(&m, now, false)?;
+            }
+            if examined % 100_000 < SWEEP_CHUNK {
+                tracing::info!(
+                    examined,
+                    of = total,
+                    converted,
+                    "store upgrade: item records"
+                );
+            }
+        }
+        self.meta.insert(SCHEMA_KEY, SCHEMA_VERSION.as_bytes())?;
+        self.db.flush()?;
+        tracing::info!(
+            converted,
+            "store migrated from {SCHEMA_V4} to {SCHEMA_VERSION}"
         );
         Ok(())
     }
@@ -137,8 +206,8 @@ impl Store {
         let mut count = 0u64;
         let mut sources = BTreeSet::new();
         for entry in items.iter() {
-            let (_, bytes) = entry?;
-            let item = decode_item(&bytes)?;
+            let (key, bytes) = entry?;
+            let item = decode_item(&id_of(&key), &bytes)?;
             count += 1;
             sources.extend(item.sources);
         }

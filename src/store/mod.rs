@@ -1,8 +1,13 @@
 //! The sled store: one item per story, a history that outlives the page, and indexes that keep
 //! every filtered feed a short prefix scan.
 //!
-//! This is the only module that touches sled. Trees:
-//! - `items`: item id (16 bytes) → [`Item`] (JSON)
+//! This is the only module that touches sled. Layout `headwire-store/5`. Trees:
+//! - `items`: item id (16 bytes) → the item's binary record (`record.rs`: a version byte, then
+//!   varint-length-prefixed fields; times as zigzag varint milliseconds relative to first-seen;
+//!   the hex id, the identity's tail shared with the link, the title key when it is the
+//!   title's own fold, and label keys that are the fold of a section or label are not stored
+//!   but derived on decode, so every [`Item`] field is filled). Layout 4 stored JSON; the
+//!   upgrade rewrites the records in place and reads both while it runs
 //! - `by_time`: inverted published time (8 bytes, big-endian) + id → the story's folded search
 //!   text ([`crate::normalize::search::search_text`], written with the item; empty for items
 //!   stored before it was kept), so `?q=` reads it without decoding or folding items
@@ -65,7 +70,8 @@
 //! re-applies the page, which is idempotent. [`Store::apply_batch_deferred`] skips the flush for
 //! bulk loads: call [`Store::flush`] after the last batch.
 //!
-//! The module is split by concern: `layout` (keys, records and their encodings), `batch`
+//! The module is split by concern: `layout` (keys and their encodings), `record` (the binary
+//! item record), `batch`
 //! (applying a polled page and the one-transaction commit), `query` (feed scans), `retention`
 //! (sweeps and tombstones), `migrate` (upgrades from older layouts) and `verify` (the
 //! consistency check); this file holds the public types and opening the store.
@@ -90,6 +96,7 @@ mod batch;
 mod layout;
 mod migrate;
 mod query;
+mod record;
 mod retention;
 mod verify;
 
@@ -101,6 +108,7 @@ pub use layout::{
     item_id, published_is_believable, DEFAULT_CACHE_BYTES, DEFAULT_KEEP_DAYS, EARLIEST_PUBLISHED,
     PUBLISHED_TOLERANCE, SCHEMA_VERSION,
 };
+use record::*;
 pub use retention::{Retention, RetentionPolicy, SweepReport};
 
 /// A stored story.
@@ -269,6 +277,14 @@ pub enum StoreError {
     /// An operation on sled failed.
     #[error("store: {0}")]
     Io(#[from] sled::Error),
+    /// A store transaction was aborted before it committed: nothing it planned was written
+    /// (the stored data is intact, unlike [`StoreError::Corrupt`]); retrying the operation is
+    /// safe.
+    #[error("store: a transaction on tree `{tree}` was aborted before it committed; nothing was written, retry the operation")]
+    Transaction {
+        /// The first tree the transaction wrote.
+        tree: &'static str,
+    },
     /// A query ran past its [`Query::deadline`] before it found `limit` items.
     #[error("the query ran out of its time budget after examining {examined} items")]
     OverBudget {
@@ -368,8 +384,10 @@ impl Store {
         // Older layouts step up one version at a time; each step writes its version key last, so
         // an interrupted upgrade resumes from the step it was in.
         let mut upgrade_from_v3 = false;
+        let mut upgrade_from_v4 = false;
         match meta.get(SCHEMA_KEY)? {
             Some(found) if found.as_ref() == SCHEMA_VERSION.as_bytes() => {}
+            Some(found) if found.as_ref() == SCHEMA_V4.as_bytes() => upgrade_from_v4 = true,
             Some(found) if found.as_ref() == SCHEMA_V3.as_bytes() => upgrade_from_v3 = true,
             Some(found) if found.as_ref() == SCHEMA_V2.as_bytes() => {
                 Store::migrate_v2(&db, &meta, &by_label, &by_source)?;
@@ -421,6 +439,10 @@ impl Store {
         };
         if upgrade_from_v3 {
             store.migrate_v3()?;
+            upgrade_from_v4 = true;
+        }
+        if upgrade_from_v4 {
+            store.migrate_v4()?;
         }
         Ok(store)
     }
@@ -498,7 +520,7 @@ impl Store {
     fn load(&self, id: &[u8; 16]) -> Result<Option<Item>, StoreError> {
         self.items
             .get(id)?
-            .map(|bytes| decode_item(&bytes))
+            .map(|bytes| decode_item(id, &bytes))
             .transpose()
     }
 
@@ -565,8 +587,8 @@ impl Store {
         let mut by_source = BTreeSetCounts::new();
         let mut by_section = BTreeSetCounts::new();
         for entry in self.items.iter() {
-            let (_, bytes) = entry?;
-            let item = decode_item(&bytes)?;
+            let (key, bytes) = entry?;
+            let item = decode_item(&id_of(&key), &bytes)?;
             for s in &item.sources {
                 *by_source.entry(s.clone()).or_default() += 1;
             }
@@ -606,7 +628,7 @@ impl Store {
             title_entry(&item.title_key, &key),
             published.timestamp_millis().to_be_bytes().to_vec(),
         );
-        m.put(TreeId::Items, key.to_vec(), encode(&item));
+        m.put(TreeId::Items, key.to_vec(), encode_item(&item));
         self.commit(&m, published, false)?;
         Ok(true)
     }
@@ -618,6 +640,24 @@ impl Store {
         self.meta.insert(SCHEMA_KEY, version.as_bytes())?;
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Test support for upgrade tests: rewrites every item record in layout 4's JSON encoding
+    /// and marks the store `headwire-store/4`, so the next open runs the 4 → 5 upgrade on a
+    /// store exactly as layout 4 left it. Returns the number of records rewritten.
+    #[doc(hidden)]
+    pub fn debug_downgrade_to_v4(&self) -> Result<usize, StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rewritten = 0;
+        for entry in self.items.iter() {
+            let (key, bytes) = entry?;
+            let item = decode_item(&id_of(&key), &bytes)?;
+            self.items.insert(key, encode_legacy_item(&item))?;
+            rewritten += 1;
+        }
+        self.meta.insert(SCHEMA_KEY, SCHEMA_V4.as_bytes())?;
+        self.db.flush()?;
+        Ok(rewritten)
     }
 
     /// Tombstones held (for `store stats` and upgrade tests).

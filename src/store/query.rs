@@ -108,7 +108,7 @@ impl Store {
             let Some(bytes) = self.items.get(id)? else {
                 continue;
             };
-            let item = decode_item(&bytes)?;
+            let item = decode_item(&id_of(id), &bytes)?;
             if verdict.is_none()
                 && !text_matches(
                     &search_text(&item.title, item.summary.as_deref()),

@@ -36,9 +36,17 @@ impl Store {
         let mut item_ids: HashSet<[u8; 16]> = HashSet::new();
         let mut item_sources: BTreeSet<String> = BTreeSet::new();
         let mut identities: HashMap<String, [u8; 16]> = HashMap::new();
+        // Mid-upgrade (layout 4 recorded) JSON records are expected; once at layout 5, none.
+        let upgraded = self.meta.get(SCHEMA_KEY)?.as_deref() == Some(SCHEMA_VERSION.as_bytes());
         for entry in self.items.iter() {
             let (key, bytes) = entry?;
-            let item = match decode_item(&bytes) {
+            if upgraded && is_legacy_record(&bytes) {
+                problems.push(format!(
+                    "item {}: still in layout 4's JSON encoding",
+                    hex(&key)
+                ));
+            }
+            let item = match decode_item(&id_of(&key), &bytes) {
                 Ok(item) => item,
                 Err(e) => {
                     problems.push(format!("item {}: {e}", hex(&key)));

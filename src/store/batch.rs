@@ -471,6 +471,8 @@ impl Store {
             &self.tombstones,
             &self.tomb_expiry,
             &self.meta,
+            &self.content,
+            &self.text_state,
         )
             .transaction(
                 |(
@@ -484,6 +486,8 @@ impl Store {
                     tombstones,
                     tomb_expiry,
                     meta,
+                    content,
+                    text_state,
                 )| {
                     let trees = [
                         items,
@@ -496,6 +500,8 @@ impl Store {
                         tombstones,
                         tomb_expiry,
                         meta,
+                        content,
+                        text_state,
                     ];
                     // Index counters move by what actually changed (an insert over an existing
                     // key or a remove of a missing one counts nothing).

@@ -19,6 +19,12 @@ pub(super) const ITEM_COUNT_KEY: &[u8] = b"item_count";
 pub(super) const SOURCE_KEY_PREFIX: &[u8] = b"source/";
 /// Prefix of the per-prefix index counters in `meta` (see the module doc).
 pub(super) const COUNT_KEY_PREFIX: &[u8] = b"count/";
+/// `meta` counter of the `content` tree's entries.
+pub(super) const TEXT_COUNT_KEY: &[u8] = b"count/text";
+/// `meta` counter of the `text_state` tree's entries.
+pub(super) const FAILED_COUNT_KEY: &[u8] = b"count/fail";
+/// `meta` prefix of the named secrets ([`Store::secret`]).
+pub(super) const SECRET_KEY_PREFIX: &[u8] = b"secret/";
 /// `meta` prefix of each section's latest listing: `listed/` + `source/section` key → the 16-byte
 /// ids the section's latest successful poll listed, concatenated (retention never ages them out).
 pub(super) const LISTED_KEY_PREFIX: &[u8] = b"listed/";
@@ -155,6 +161,9 @@ pub(super) fn count_key(tree: TreeId, prefix: &[u8]) -> Option<Vec<u8>> {
     let tag = match tree {
         TreeId::ByLabel => b'l',
         TreeId::BySource => b's',
+        // One counter for the whole tree: stories with text, stories with a failed fetch.
+        TreeId::Content => return Some(TEXT_COUNT_KEY.to_vec()),
+        TreeId::TextState => return Some(FAILED_COUNT_KEY.to_vec()),
         _ => return None,
     };
     let mut key = COUNT_KEY_PREFIX.to_vec();
@@ -204,6 +213,8 @@ pub(super) enum TreeId {
     Tombstones,
     TombExpiry,
     Meta,
+    Content,
+    TextState,
 }
 
 impl TreeId {
@@ -220,6 +231,8 @@ impl TreeId {
             TreeId::Tombstones => "tombstones",
             TreeId::TombExpiry => "tomb_expiry",
             TreeId::Meta => "meta",
+            TreeId::Content => "content",
+            TreeId::TextState => "text_state",
         }
     }
 }

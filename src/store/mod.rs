@@ -26,7 +26,13 @@
 //!   has ever owned an item (so a sweep also reaches sources removed from the config), and
 //!   `count/l|s` + 8-byte prefix → number of `by_label` / `by_source` entries under that prefix
 //!   (so the index page and `/api/status` never scan an index), and `listed/` + `source/section`
-//!   → the ids that section's latest successful poll listed (16 bytes each)
+//!   → the ids that section's latest successful poll listed (16 bytes each), `count/text` and
+//!   `count/fail` (entries of `content` / `text_state`), and `secret/<name>` → 32 random bytes
+//!   ([`Store::secret`])
+//! - `content`: item id → the article's full HTML, `0x01` + raw deflate ([`Store::put_text`])
+//! - `text_state`: item id → failed text fetches ([`TextFetchState`], binary: `0x01`, attempts
+//!   varint, next attempt zigzag varint ms, error length-prefixed), only while there is no text.
+//!   Retention deletes both with the item; `store verify` reports entries without an item
 //!
 //! **Identity.** An observation's id is the 128-bit hash of its identity key (one rule:
 //! `normalize::url::identity_key`). It is resolved in this order: a tombstoned id is skipped;
@@ -93,6 +99,7 @@ use crate::normalize::text::fold_label;
 use crate::normalize::Observed;
 
 mod batch;
+mod content;
 mod layout;
 mod migrate;
 mod query;
@@ -103,6 +110,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use content::{TextCounts, TextFetchState, TEXT_SCAN_ITEMS};
 use layout::*;
 pub use layout::{
     item_id, published_is_believable, DEFAULT_CACHE_BYTES, DEFAULT_KEEP_DAYS, EARLIEST_PUBLISHED,
@@ -308,6 +316,8 @@ pub struct Store {
     tomb_expiry: sled::Tree,
     status: sled::Tree,
     meta: sled::Tree,
+    content: sled::Tree,
+    text_state: sled::Tree,
     generation: AtomicU64,
     /// The generation at which each feed key last changed (keys not here have not changed since
     /// the store was opened): a filtered feed stays cached while none of its keys moved.
@@ -428,6 +438,8 @@ impl Store {
             tombstones: db.open_tree("tombstones")?,
             tomb_expiry: db.open_tree("tomb_expiry")?,
             status: db.open_tree("status")?,
+            content: db.open_tree("content")?,
+            text_state: db.open_tree("text_state")?,
             meta,
             db,
             path,

@@ -237,6 +237,8 @@ impl Store {
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         m.del(TreeId::Items, id.to_vec());
+        m.del(TreeId::Content, id.to_vec());
+        m.del(TreeId::TextState, id.to_vec());
         m.item_delta -= 1;
         for (tree, key) in index_entries(item, id) {
             m.del(tree, key);

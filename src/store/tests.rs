@@ -896,3 +896,163 @@ fn words_match_the_search_text_kept_at_write_time() {
         .unwrap();
     assert_eq!(store.verify().unwrap().len(), 1);
 }
+
+#[test]
+fn full_text_is_stored_compressed_read_back_and_counted() {
+    let store = Store::temporary().unwrap();
+    let page: Vec<Observed> = (0..4)
+        .map(|i| {
+            obs(
+                &format!("link:t{i}"),
+                &format!("Story {i}"),
+                Some(t(i)),
+                &[],
+            )
+        })
+        .collect();
+    let out = store
+        .apply_batch(&ctx("s", "one", "s/one", t(6)), &page)
+        .unwrap();
+    let ids = out.ids;
+    assert_eq!(
+        store.text_counts(),
+        TextCounts {
+            have: 0,
+            pending: 4,
+            failed: 0
+        }
+    );
+    let html = format!("<article>{}</article>", "正文段落。".repeat(2000));
+    let generation = store.feed_generation(&[fold_label("s/one")], &[]);
+    assert!(store.put_text(&ids[0], &html).unwrap());
+    assert!(
+        store.feed_generation(&[fold_label("s/one")], &[]) > generation,
+        "a feed listing the story may show its text"
+    );
+    assert_eq!(store.text(&ids[0]).unwrap().as_deref(), Some(html.as_str()));
+    let stored = store.content.get(unhex(&ids[0]).unwrap()).unwrap().unwrap();
+    assert!(
+        stored.len() * 20 < html.len(),
+        "{} bytes stored",
+        stored.len()
+    );
+    assert_eq!(store.text(&ids[1]).unwrap(), None);
+    // No text for an id that is no item.
+    assert!(!store.put_text(&hex(&[9; 16]), "x").unwrap());
+    assert!(!store.put_text("not hex", "x").unwrap());
+
+    // Failures count attempts; a failed item is not due before its next attempt.
+    let first = store
+        .record_text_failure(&ids[1], "timeout", t(8))
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.attempts, first.last_error.as_str()), (1, "timeout"));
+    let second = store
+        .record_text_failure(&ids[1], "http 503", t(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        second,
+        TextFetchState {
+            attempts: 2,
+            next_attempt: t(10),
+            last_error: "http 503".into()
+        }
+    );
+    assert_eq!(store.text_state(&ids[1]).unwrap(), Some(second));
+    // A story with text records no failure.
+    assert_eq!(store.record_text_failure(&ids[0], "x", t(8)).unwrap(), None);
+    assert_eq!(
+        store.text_counts(),
+        TextCounts {
+            have: 1,
+            pending: 2,
+            failed: 1
+        }
+    );
+    // Due at 09:00: the never-attempted ones, newest first; at 10:00 the failed one too.
+    assert_eq!(
+        store.items_needing_text("s/one", t(9), 10).unwrap(),
+        vec![ids[3].clone(), ids[2].clone()]
+    );
+    assert_eq!(
+        store.items_needing_text("s/one", t(10), 10).unwrap(),
+        vec![ids[3].clone(), ids[2].clone(), ids[1].clone()]
+    );
+    assert_eq!(
+        store.items_needing_text("s/one", t(10), 1).unwrap(),
+        vec![ids[3].clone()]
+    );
+    assert!(store
+        .items_needing_text("s/other", t(10), 10)
+        .unwrap()
+        .is_empty());
+    // Text after failures clears the state.
+    assert!(store.put_text(&ids[1], "<p>late</p>").unwrap());
+    assert_eq!(store.text_state(&ids[1]).unwrap(), None);
+    assert_eq!(
+        store.text_counts(),
+        TextCounts {
+            have: 2,
+            pending: 2,
+            failed: 0
+        }
+    );
+    assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+}
+
+#[test]
+fn retention_deletes_text_with_the_item_and_verify_reports_orphans() {
+    let store = Store::temporary().unwrap();
+    let page = [
+        obs("link:old", "Old story", Some(t(0)), &[]),
+        obs("link:new", "New story", Some(t(1)), &[]),
+    ];
+    let ids = store
+        .apply_batch(&ctx("s", "one", "s/one", t(2)), &page)
+        .unwrap()
+        .ids;
+    assert!(store.put_text(&ids[0], "<p>old</p>").unwrap());
+    assert!(store
+        .record_text_failure(&ids[1], "dns", t(3))
+        .unwrap()
+        .is_some());
+    let mut retention = Retention::default();
+    retention
+        .sources
+        .insert("s".into(), RetentionPolicy::new(None, Some(0)));
+    let report = store.sweep(&retention, t(5)).unwrap();
+    assert_eq!(report.deleted.len(), 2);
+    assert_eq!(store.text(&ids[0]).unwrap(), None);
+    assert_eq!(store.text_state(&ids[1]).unwrap(), None);
+    assert_eq!(store.text_counts(), TextCounts::default());
+    assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+
+    // Damage from outside: text for no item, an undecodable state.
+    store.content.insert([7u8; 16], &b"\x01junk"[..]).unwrap();
+    store.text_state.insert([8u8; 16], &b"\x09"[..]).unwrap();
+    let problems = store.verify().unwrap();
+    let joined = problems.join("\n");
+    assert!(joined.contains("content: entry 07070707"), "{joined}");
+    assert!(joined.contains("does not decompress"), "{joined}");
+    assert!(joined.contains("text_state: entry 08080808"), "{joined}");
+    assert!(joined.contains("malformed fetch state"), "{joined}");
+    assert!(joined.contains("counter"), "{joined}");
+}
+
+#[test]
+fn a_secret_is_random_once_and_then_the_same_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, other) = {
+        let store = Store::open(dir.path()).unwrap();
+        let first = store.secret("image-proxy").unwrap();
+        assert_eq!(store.secret("image-proxy").unwrap(), first);
+        let other = store.secret("another").unwrap();
+        (first, other)
+    };
+    assert_ne!(first, other, "each name has its own secret");
+    assert_ne!(first, [0u8; 32]);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.secret("image-proxy").unwrap(), first);
+    assert!(store.verify().unwrap().is_empty());
+}

@@ -214,6 +214,34 @@ impl Store {
             reverse_expected,
             &mut problems,
         )?;
+        // Full text and fetch state: only for stored items, decodable, counted.
+        for (tree, id_tree, name) in [
+            (&self.content, TreeId::Content, "content"),
+            (&self.text_state, TreeId::TextState, "text_state"),
+        ] {
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                if let Some(counter) = count_key(id_tree, &key) {
+                    *counted.entry(counter).or_default() += 1;
+                }
+                if !id16(Some(key.as_ref())).is_some_and(|id| item_ids.contains(&id)) {
+                    problems.push(format!("{name}: entry {} belongs to no item", hex(&key)));
+                }
+                if id_tree == TreeId::TextState {
+                    if let Err(e) = content::decode_text_state(&value) {
+                        problems.push(format!("{name}: entry {}: {e}", hex(&key)));
+                    }
+                } else if content::decompress_text(&value).is_err() {
+                    problems.push(format!("{name}: entry {} does not decompress", hex(&key)));
+                }
+                if id_tree == TreeId::TextState && self.content.contains_key(&key)? {
+                    problems.push(format!(
+                        "{name}: entry {} is kept for an item whose text is stored",
+                        hex(&key)
+                    ));
+                }
+            }
+        }
         // Index counters: one per prefix in use, equal to its entries.
         for entry in self.meta.scan_prefix(COUNT_KEY_PREFIX) {
             let (key, raw) = entry?;

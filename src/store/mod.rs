@@ -4,9 +4,9 @@
 //! This is the only module that touches sled. Layout `headwire-store/5`. Trees:
 //! - `items`: item id (16 bytes) → the item's binary record (`record.rs`: a version byte, then
 //!   varint-length-prefixed fields; times as zigzag varint milliseconds relative to first-seen;
-//!   the hex id, the identity's tail shared with the link, the title key when it is the
-//!   title's own fold, and label keys that are the fold of a section or label are not stored
-//!   but derived on decode, so every [`Item`] field is filled). Layout 4 stored JSON; the
+//!   the hex id, the identity's tail shared with the link, and label keys that are a section
+//!   key or label verbatim (or its fold) are not stored but derived on decode, so every
+//!   [`Item`] field is filled). Layout 4 stored JSON; the
 //!   upgrade rewrites the records in place and reads both while it runs
 //! - `by_time`: inverted published time (8 bytes, big-endian) + id → the story's folded search
 //!   text ([`crate::normalize::search::search_text`], written with the item; empty for items

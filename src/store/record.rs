@@ -7,12 +7,13 @@
 //!            [author:str] [image:str] [title_key:str] sources:list sections:list
 //!            labels:list label_keys
 //! identity = head:str suffix:varint     identity = head + the last `suffix` bytes of the link
-//! label_keys = n:varint (0 literal:str | k:varint)*   k ≥ 1: fold_label(candidate k-1), the
-//!            candidates being the sections, then the labels
+//! label_keys = n:varint (0 literal:str | t:varint)*   t = 2k+1: candidate k verbatim,
+//!            t = 2k+2: fold_label(candidate k); the candidates are the sections, then labels
 //! str      = len:varint utf-8 bytes;  list = n:varint str*
 //! ```
-//! Times are milliseconds since the epoch. The hex id is the record's key; `title_key` is stored
-//! only when it is not [`title_key`] of the title (flag bit 4). A record written by layout 4
+//! Times are milliseconds since the epoch. The hex id is the record's key; `title_key` follows
+//! when flag bit 4 is set (the encoder always sets it: see [`encode_item`]), else it is
+//! [`title_key`] of the title. A record written by layout 4
 //! (JSON) starts with `{`, which no binary record does, so [`decode_item`] reads both while an
 //! upgrade is under way. Decoding is total: any byte string gives an item or an error.
 
@@ -88,7 +89,10 @@ fn split_identity<'a>(identity: &'a str, link: Option<&str>) -> (&'a str, usize)
 pub(super) fn encode_item(item: &Item) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + item.summary.as_ref().map_or(0, String::len));
     out.push(RECORD_V1);
-    let own_title_key = title_key(&item.title) != item.title_key;
+    // The title key is stored even when it is the title's own fold: deriving it (NFKC, case
+    // folding) on every decode cost more read CPU per feed than its bytes cost disk. The flag
+    // leaves room for records that derive it.
+    let own_title_key = true;
     let flag = |on: bool, bit: u64| if on { bit } else { 0 };
     let flags = flag(item.link.is_some(), HAS_LINK)
         | flag(item.summary.is_some(), HAS_SUMMARY)
@@ -126,15 +130,19 @@ pub(super) fn encode_item(item: &Item) -> Vec<u8> {
     put_list(&mut out, &item.sections);
     put_list(&mut out, &item.labels);
     put_varint(&mut out, item.label_keys.len() as u64);
-    let candidates: Vec<String> = item
-        .sections
-        .iter()
-        .chain(&item.labels)
-        .map(|text| fold_label(text))
-        .collect();
+    let raw: Vec<&String> = item.sections.iter().chain(&item.labels).collect();
+    let mut folded: Option<Vec<String>> = None;
     for key in &item.label_keys {
-        match candidates.iter().position(|c| c == key) {
-            Some(k) => put_varint(&mut out, k as u64 + 1),
+        // Most keys are a section key or label verbatim (already folded): referenced without
+        // a fold on decode. Folding (NFKC, case, simplified Chinese) costs microseconds per
+        // label, too much for every item of every feed read.
+        if let Some(k) = raw.iter().position(|c| *c == key) {
+            put_varint(&mut out, 2 * k as u64 + 1);
+            continue;
+        }
+        let folded = folded.get_or_insert_with(|| raw.iter().map(|t| fold_label(t)).collect());
+        match folded.iter().position(|c| c == key) {
+            Some(k) => put_varint(&mut out, 2 * k as u64 + 2),
             None => {
                 put_varint(&mut out, 0);
                 put_str(&mut out, key);
@@ -255,23 +263,26 @@ fn decode_binary(id: &[u8; 16], bytes: &[u8]) -> Result<Item, Bad> {
     let labels = r.list()?;
     let n = r.count()?;
     let mut label_keys = Vec::with_capacity(n);
-    let mut candidates: Option<Vec<String>> = None;
     for _ in 0..n {
-        match r.varint()? {
-            0 => label_keys.push(r.str()?),
-            k => {
-                let folded = candidates.get_or_insert_with(|| {
-                    sections
-                        .iter()
-                        .chain(&labels)
-                        .map(|t| fold_label(t))
-                        .collect()
-                });
-                let index = usize::try_from(k - 1).map_err(|_| "label key index overflows")?;
-                let key = folded.get(index).ok_or("label key index out of range")?;
-                label_keys.push(key.clone());
-            }
+        let tag = r.varint()?;
+        if tag == 0 {
+            label_keys.push(r.str()?);
+            continue;
         }
+        let index = usize::try_from((tag - 1) / 2).map_err(|_| "label key index overflows")?;
+        let candidate = sections
+            .get(index)
+            .or_else(|| {
+                index
+                    .checked_sub(sections.len())
+                    .and_then(|i| labels.get(i))
+            })
+            .ok_or("label key index out of range")?;
+        label_keys.push(if tag % 2 == 1 {
+            candidate.clone()
+        } else {
+            fold_label(candidate)
+        });
     }
     if !r.bytes.is_empty() {
         return Err("trailing bytes");
@@ -357,6 +368,7 @@ mod tests {
                 fold_label("a/x"),
                 fold_label("抗疫进行时"),
                 fold_label("b/y"),
+                fold_label("World"),
                 "literal key".into(),
             ],
         }
@@ -376,10 +388,9 @@ mod tests {
             bytes.len(),
             json.len()
         );
-        // The identity's shared tail with the link and the derivable title key are not stored.
+        // The identity's shared tail with the link and the hex id are not stored.
         let text = String::from_utf8_lossy(&bytes);
         assert_eq!(text.matches("新闻/1.shtml").count(), 1);
-        assert!(!text.contains(&item.title_key));
         assert!(!text.contains(&item.id));
     }
 
@@ -401,6 +412,28 @@ mod tests {
         let id = item_id(&item.identity);
         item.id = hex(&id);
         assert_eq!(decode_item(&id, &encode_item(&item)).unwrap(), item);
+    }
+
+    #[test]
+    fn a_record_without_its_title_key_derives_it_from_the_title() {
+        let item = sample();
+        let id = item_id(&item.identity);
+        let mut bytes = encode_item(&item);
+        // Clear flag bit 4 and drop the stored key (it follows the three optional texts).
+        let mut without = bytes.clone();
+        let key = item.title_key.as_bytes();
+        let at = without
+            .windows(key.len())
+            .position(|w| w == key)
+            .expect("stored title key");
+        without.drain(at - 1..at + key.len());
+        without[1] &= !(OWN_TITLE_KEY as u8);
+        assert_eq!(decode_item(&id, &without).unwrap(), item);
+        bytes[1] &= !(OWN_TITLE_KEY as u8);
+        assert!(
+            decode_item(&id, &bytes).is_err(),
+            "the key's bytes are now extra"
+        );
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! every filtered feed a short prefix scan.
 //!
 //! This is the only module that touches sled. Layout `headwire-store/5`. Trees:
-//! - `items`: item id (16 bytes) → the item's binary record (`record.rs`: a version byte, then
-//!   varint-length-prefixed fields; times as zigzag varint milliseconds relative to first-seen;
-//!   the hex id, the identity's tail shared with the link, and label keys that are a section
-//!   key or label verbatim (or its fold) are not stored but derived on decode, so every
-//!   [`Item`] field is filled). Layout 4 stored JSON; the
-//!   upgrade rewrites the records in place and reads both while it runs
+//! - `items`: item id (16 bytes) → the item's binary record (`record.rs` gives the grammar:
+//!   version byte `0x01`, a flag varint, times as zigzag varint milliseconds relative to
+//!   first-seen, strings and lists varint-length-prefixed). Not stored but derived on decode,
+//!   so every [`Item`] field is still filled: the hex id (the key), the identity's tail shared
+//!   with the link, and each label key that is a section key or label verbatim or its
+//!   [`fold_label`] (a one-varint reference). About 40% of the JSON record's size. Layout 4
+//!   stored JSON (first byte `{`); the 4 → 5 upgrade rewrites records in place, 256 per
+//!   transaction, and the decoder reads both encodings while it runs
 //! - `by_time`: inverted published time (8 bytes, big-endian) + id → the story's folded search
 //!   text ([`crate::normalize::search::search_text`], written with the item; empty for items
 //!   stored before it was kept), so `?q=` reads it without decoding or folding items

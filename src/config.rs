@@ -15,9 +15,9 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
-use crate::extract::html::{FieldSelector, ItemSelector};
-use crate::normalize::time::parse_duration;
 use crate::rules::{HeadlineRules, Rule};
+use crate::selector::{FieldSelector, ItemSelector};
+use crate::units::{parse_duration, parse_size};
 
 /// Default poll interval when neither the source nor the section names one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -48,6 +48,9 @@ pub const MAX_HEADLINES_PER_PAGE: usize = 10_000;
 
 /// Default size of the render cache (`[server] cache_mb`).
 pub const DEFAULT_RENDER_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// sled's page cache when `store.cache_mb` is not set: 32 MiB.
+pub const DEFAULT_STORE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// How headwire serves feeds.
 #[derive(Debug, Clone)]
@@ -624,9 +627,7 @@ impl Validator<'_> {
             .map_or(DEFAULT_RENDER_CACHE_BYTES, |mb| mb as usize * 1024 * 1024);
         let cache_bytes = self
             .positive(&raw.store.cache_mb, "store.cache_mb", 65_536)
-            .map_or(crate::store::DEFAULT_CACHE_BYTES, |mb| {
-                mb as u64 * 1024 * 1024
-            });
+            .map_or(DEFAULT_STORE_CACHE_BYTES, |mb| mb as u64 * 1024 * 1024);
         let poll = PollSettings {
             concurrency: self
                 .positive(&raw.poll.concurrency, "poll.concurrency", 1024)
@@ -856,7 +857,7 @@ impl Validator<'_> {
             match FieldSelector::parse(text) {
                 Ok(sel) => out.push(sel),
                 Err(e) => {
-                    self.problem(Some(value.span()), key, e);
+                    self.problem(Some(value.span()), key, e.to_string());
                     ok = false;
                 }
             }
@@ -976,7 +977,7 @@ impl Validator<'_> {
                 match ItemSelector::parse(&list) {
                     Ok(sel) => Some(sel),
                     Err(e) => {
-                        self.problem(Some(value.span()), &format!("{key}.item"), e);
+                        self.problem(Some(value.span()), &format!("{key}.item"), e.to_string());
                         None
                     }
                 }
@@ -1032,21 +1033,6 @@ pub fn default_user_agent() -> String {
         "headwire/{} (+https://github.com/headwire/headwire; self-hosted news aggregator)",
         env!("CARGO_PKG_VERSION")
     )
-}
-
-fn parse_size(text: &str) -> Option<usize> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num.parse().ok()?;
-    let mult = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    n.checked_mul(mult).filter(|&n| n > 0)
 }
 
 #[cfg(test)]
@@ -1265,11 +1251,7 @@ label = "a.key"
     }
 
     #[test]
-    fn sizes_and_empty_configs() {
-        assert_eq!(parse_size("8MiB"), Some(8 * 1024 * 1024));
-        assert_eq!(parse_size("512 kb"), Some(512 * 1024));
-        assert_eq!(parse_size("12 parsecs"), None);
-        assert_eq!(parse_size("0"), None);
+    fn empty_configs_name_what_is_missing() {
         let shown = parse("").unwrap_err().to_string();
         assert!(shown.contains("no [[source]]"), "{shown}");
     }

@@ -38,6 +38,7 @@ use quick_xml::NsReader;
 use url::Url;
 
 use crate::extract::Headline;
+use crate::text::{clean_text, escape_html, html_to_text, looks_like_markup, resolve_link};
 
 /// Summaries longer than this (in bytes of sanitised HTML) are cut, so one feed that puts whole
 /// articles in its items cannot bloat the store.
@@ -910,7 +911,7 @@ impl RawItem {
     }
 
     fn into_headline(self) -> Option<Headline> {
-        let mut title = self.title.as_deref().map(clean_text).unwrap_or_default();
+        let mut title = self.title.as_deref().map(plain_text).unwrap_or_default();
         let link = self.link.or(self.guid_link);
         let summary = [self.description.as_deref(), self.content.as_deref()]
             .into_iter()
@@ -928,7 +929,7 @@ impl RawItem {
         // times) and capped like page labels.
         let mut labels: Vec<String> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for label in self.labels.iter().map(|l| clean_text(l)) {
+        for label in self.labels.iter().map(|l| plain_text(l)) {
             if labels.len() >= crate::extract::html::MAX_LABELS {
                 break;
             }
@@ -954,23 +955,12 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-/// Resolves a link against a base; only http(s) results are kept (a `tag:` id or a
-/// `javascript:` link is not something a reader can open).
-fn resolve_link(base: &Url, raw: &str) -> Option<String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    let url = base.join(raw).ok()?;
-    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
-}
-
 /// A guid that is a permalink and looks like a URL, resolved.
 fn guid_as_link(base: &Url, guid: &str, is_permalink: bool) -> Option<String> {
     let g = guid.trim();
     let looks_like_url = g.starts_with("http://") || g.starts_with("https://");
     if is_permalink && looks_like_url {
-        resolve_link(base, g)
+        resolve_link(g, base)
     } else {
         None
     }
@@ -981,107 +971,23 @@ fn clean_author(raw: &str) -> Option<String> {
     let t = raw.trim();
     if let (Some(open), true) = (t.find('('), t.ends_with(')')) {
         if t[..open].contains('@') && open + 1 < t.len() - 1 {
-            let name = clean_text(&t[open + 1..t.len() - 1]);
+            let name = plain_text(&t[open + 1..t.len() - 1]);
             if !name.is_empty() {
                 return Some(name);
             }
         }
     }
-    non_empty(&clean_text(t))
+    non_empty(&plain_text(t))
 }
 
 fn collapse_ws(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// True when `s` contains something an HTML parser would change: a tag-like `<x`, `</`, `<!`,
-/// or an entity / character reference.
-fn looks_like_markup(s: &str) -> bool {
-    let b = s.as_bytes();
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'<' => {
-                if let Some(&n) = b.get(i + 1) {
-                    if n.is_ascii_alphabetic() || n == b'/' || n == b'!' {
-                        return true;
-                    }
-                }
-            }
-            b'&' => {
-                let rest = &b[i + 1..];
-                let (skip, ok): (usize, fn(&u8) -> bool) = match rest {
-                    [b'#', b'x' | b'X', ..] => (2, u8::is_ascii_hexdigit),
-                    [b'#', ..] => (1, u8::is_ascii_digit),
-                    _ => (0, u8::is_ascii_alphanumeric),
-                };
-                let body = rest.iter().skip(skip).take_while(|c| ok(c)).count();
-                if body > 0 && rest.get(skip + body) == Some(&b';') {
-                    return true;
-                }
-            }
-            _ => {}
-        }
-    }
-    false
-}
-
-/// Text content of an HTML fragment: entities decoded, tags dropped, script/style ignored,
-/// block boundaries turned into spaces.
-fn html_to_text(html: &str) -> String {
-    let doc = scraper::Html::parse_fragment(html);
-    let mut out = String::with_capacity(html.len());
-    for node in doc.tree.root().descendants() {
-        match node.value() {
-            scraper::Node::Text(t) => {
-                let hidden = node.ancestors().any(|a| {
-                    a.value().as_element().is_some_and(|e| {
-                        matches!(e.name(), "script" | "style" | "template" | "noscript")
-                    })
-                });
-                if !hidden {
-                    out.push_str(t);
-                }
-            }
-            scraper::Node::Element(e) => {
-                if matches!(
-                    e.name(),
-                    "br" | "p"
-                        | "div"
-                        | "li"
-                        | "tr"
-                        | "td"
-                        | "th"
-                        | "h1"
-                        | "h2"
-                        | "h3"
-                        | "h4"
-                        | "h5"
-                        | "h6"
-                        | "blockquote"
-                        | "section"
-                        | "article"
-                ) {
-                    out.push(' ');
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Characters removed from titles outright: invisible formatting that only hurts display and
-/// matching. Zero-width (non-)joiners are kept: emoji sequences and Persian/Indic text need them.
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}' | '\u{FFFE}' | '\u{FFFF}'
-    ) || (c.is_control() && !c.is_whitespace())
-}
-
 /// Turns title-like text into plain text: strips markup and decodes entities (repeatedly, for
-/// double-escaped sources), removes invisible characters and collapses whitespace.
-pub fn clean_text(raw: &str) -> String {
+/// double-escaped sources), repairs mis-decoded characters, then cleans it for display
+/// ([`clean_text`]: invisible characters removed, white space collapsed).
+pub fn plain_text(raw: &str) -> String {
     // HTML tree building is superlinear in nesting depth: keep hostile input bounded.
     let mut s = truncate_at_char(raw, MAX_TEXT_INPUT_BYTES).to_owned();
     for _ in 0..3 {
@@ -1094,21 +1000,7 @@ pub fn clean_text(raw: &str) -> String {
         }
         s = next;
     }
-    let s = repair_text(&s);
-    let mut out = String::with_capacity(s.len());
-    let mut pending_space = false;
-    for c in s.chars() {
-        if c.is_whitespace() {
-            pending_space = !out.is_empty();
-        } else if !is_invisible(c) {
-            if pending_space {
-                out.push(' ');
-                pending_space = false;
-            }
-            out.push(c);
-        }
-    }
-    out
+    clean_text(&repair_text(&s))
 }
 
 /// Sanitises summary HTML: no script/style/event handlers/`javascript:` URLs, relative URLs
@@ -1140,7 +1032,7 @@ fn sanitize_summary(html: &str, base: &Url) -> Option<String> {
         }
         out = clean(&format!("{cut}…")).trim().to_owned();
     }
-    let visible = !clean_text(&out).is_empty() || out.contains("<img");
+    let visible = !plain_text(&out).is_empty() || out.contains("<img");
     visible.then_some(out)
 }
 
@@ -1157,7 +1049,7 @@ fn truncate_at_char(s: &str, max: usize) -> &str {
 
 /// A title made from the first words of a (sanitised) summary.
 fn title_from_summary(summary_html: &str) -> String {
-    let text = clean_text(&html_to_text(summary_html));
+    let text = plain_text(&html_to_text(summary_html));
     if text.chars().count() <= SYNTHETIC_TITLE_CHARS {
         return text;
     }
@@ -1172,10 +1064,6 @@ fn title_from_summary(summary_html: &str) -> String {
     )
 }
 
-fn escape_html(text: &str) -> String {
-    quick_xml::escape::escape(text).into_owned()
-}
-
 fn finish(
     format: FeedFormat,
     title: Option<String>,
@@ -1184,7 +1072,7 @@ fn finish(
 ) -> ParsedFeed {
     ParsedFeed {
         format,
-        title: title.map(|t| clean_text(&t)).filter(|t| !t.is_empty()),
+        title: title.map(|t| plain_text(&t)).filter(|t| !t.is_empty()),
         link,
         headlines: items
             .into_iter()
@@ -1228,7 +1116,7 @@ fn map_rss_channel(channel: &rss::Channel, feed_url: &Url) -> ParsedFeed {
         .map(|item| map_rss_item(item, feed_url, media_prefix))
         .collect();
     let title = non_empty(channel.title().trim());
-    let link = resolve_link(feed_url, channel.link());
+    let link = resolve_link(channel.link(), feed_url);
     finish(FeedFormat::Rss2, title, link, items)
 }
 
@@ -1236,7 +1124,7 @@ fn map_rss_item(item: &rss::Item, base: &Url, media_prefix: &str) -> RawItem {
     let mut raw = RawItem::new(base.clone());
     let dc = item.dublin_core_ext();
     raw.title = item.title().map(str::to_owned);
-    raw.link = item.link().and_then(|l| resolve_link(base, l));
+    raw.link = item.link().and_then(|l| resolve_link(l, base));
     if let Some(guid) = item.guid() {
         raw.guid = non_empty(guid.value().trim());
         raw.guid_link = guid_as_link(base, guid.value(), guid.is_permalink());
@@ -1262,7 +1150,7 @@ fn map_rss_item(item: &rss::Item, base: &Url, media_prefix: &str) -> RawItem {
     raw.image = item
         .enclosure()
         .filter(|e| is_image_type(e.mime_type()))
-        .and_then(|e| resolve_link(base, e.url()))
+        .and_then(|e| resolve_link(e.url(), base))
         .or_else(|| {
             let media = item.extensions().get(media_prefix)?;
             media_image_from_ext(media, base)
@@ -1314,7 +1202,7 @@ fn media_image_from_ext(
     };
     direct
         .or_else(from_group)
-        .and_then(|u| resolve_link(base, &u))
+        .and_then(|u| resolve_link(&u, base))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1348,7 +1236,7 @@ fn map_rss_dom(root: &Elem, format: FeedFormat, feed_url: &Url) -> ParsedFeed {
         link = ch
             .elems()
             .find(|e| is_core(e, "link"))
-            .and_then(|l| resolve_link(&channel_base, &l.text()));
+            .and_then(|l| resolve_link(&l.text(), &channel_base));
         for it in ch.elems().filter(|e| is_core(e, "item")) {
             items.push(map_rss_dom_item(it, &channel_base, &is_core));
         }
@@ -1373,13 +1261,13 @@ fn map_rss_dom_item(
     let ext = |ns: &str, local: &str| it.child(ns, local);
     raw.title = core("title").map(Elem::text);
     raw.link = core("link")
-        .and_then(|l| resolve_link(&l.base_from(&base), &l.text()))
+        .and_then(|l| resolve_link(&l.text(), &l.base_from(&base)))
         .or_else(|| {
             // Some feeds only give an atom:link (or put the link in rdf:about).
             it.elems()
                 .filter(|e| e.is(NS_ATOM10, "link"))
                 .find(|l| l.attr("rel").is_none_or(|r| r.trim() == "alternate"))
-                .and_then(|l| resolve_link(&l.base_from(&base), l.attr("href")?))
+                .and_then(|l| resolve_link(l.attr("href")?, &l.base_from(&base)))
         });
     if let Some(g) = core("guid") {
         let value = g.text();
@@ -1398,7 +1286,7 @@ fn map_rss_dom_item(
         raw.link = it
             .attr_ns(NS_RDF, "about")
             .filter(|a| a.trim().starts_with("http"))
-            .and_then(|a| resolve_link(&base, a));
+            .and_then(|a| resolve_link(a, &base));
     }
     raw.time = core("pubDate")
         .or_else(|| ext(NS_DC, "date"))
@@ -1431,7 +1319,7 @@ fn map_rss_dom_item(
         .elems()
         .filter(|e| is_core(e, "enclosure"))
         .find(|e| e.attr("type").is_some_and(is_image_type))
-        .and_then(|e| resolve_link(&base, e.attr("url")?))
+        .and_then(|e| resolve_link(e.attr("url")?, &base))
         .or_else(|| media_image(it, &base));
     raw
 }
@@ -1464,7 +1352,7 @@ fn media_image(parent: &Elem, base: &Url) -> Option<String> {
                 .filter(|e| e.is(NS_MEDIA, "group"))
                 .find_map(direct)
         })
-        .and_then(|u| resolve_link(base, &u))
+        .and_then(|u| resolve_link(&u, base))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1596,7 +1484,7 @@ fn map_atom(root: &Elem, format: FeedFormat, feed_url: &Url) -> ParsedFeed {
             .filter(|l| l.local == "link" && l.ns.as_deref().unwrap_or("") == ns)
             .filter(|l| l.attr("rel").is_some_and(|r| r.trim() == "enclosure"))
             .find(|l| l.attr("type").is_some_and(is_image_type))
-            .and_then(|l| resolve_link(&l.base_from(&ebase), l.attr("href")?))
+            .and_then(|l| resolve_link(l.attr("href")?, &l.base_from(&ebase)))
             .or_else(|| media_image(entry, &ebase));
         items.push(raw);
     }
@@ -1624,7 +1512,7 @@ fn atom_alternate(parent: &Elem, ns: &str, base: &Url) -> Option<String> {
             .is_none_or(|t| t.contains("html") || t.trim().is_empty())
     });
     html.or(alternates.first())
-        .and_then(|l| resolve_link(&l.base_from(base), &href(l)?))
+        .and_then(|l| resolve_link(&href(l)?, &l.base_from(base)))
 }
 
 /// Standard base64 (whitespace ignored, padding optional). `None` on any invalid character.
@@ -1879,8 +1767,8 @@ fn parse_json_feed(
         let mut raw = RawItem::new(feed_url.clone());
         raw.title = s(item, "title");
         raw.link = s(item, "url")
-            .and_then(|u| resolve_link(feed_url, &u))
-            .or_else(|| s(item, "external_url").and_then(|u| resolve_link(feed_url, &u)));
+            .and_then(|u| resolve_link(&u, feed_url))
+            .or_else(|| s(item, "external_url").and_then(|u| resolve_link(&u, feed_url)));
         raw.guid = match item.get("id") {
             Some(Value::String(id)) => Some(id.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
@@ -1904,11 +1792,11 @@ fn parse_json_feed(
         raw.author = author_of(item).or_else(|| feed_author.clone());
         raw.image = s(item, "image")
             .or_else(|| s(item, "banner_image"))
-            .and_then(|u| resolve_link(feed_url, &u));
+            .and_then(|u| resolve_link(&u, feed_url));
         raws.push(raw);
     }
     let title = s(&value, "title");
-    let link = s(&value, "home_page_url").and_then(|u| resolve_link(feed_url, &u));
+    let link = s(&value, "home_page_url").and_then(|u| resolve_link(&u, feed_url));
     Ok(finish(FeedFormat::JsonFeed, title, link, raws))
 }
 
@@ -2451,8 +2339,6 @@ mod tests {
         assert_eq!(base64_decode("aGk=").as_deref(), Some(&b"hi"[..]));
         assert_eq!(base64_decode("a*"), None);
         assert_eq!(unescape_lenient("a&amp;b&c&#65;&nbsp;"), "a&b&cA&nbsp;");
-        assert!(looks_like_markup("&#8220;") && looks_like_markup("x</b>"));
-        assert!(!looks_like_markup("AT&T <3 you") && !looks_like_markup("a < b"));
         assert_eq!(
             clean_author("jo@example.com (Jo Bloggs)").as_deref(),
             Some("Jo Bloggs")

@@ -78,30 +78,8 @@ pub fn display_title(item: &Item) -> &str {
     }
 }
 
-/// Removes characters XML 1.0 does not allow (C0 controls except tab/LF/CR, U+FFFE, U+FFFF).
-pub fn xml_text(text: &str) -> String {
-    text.chars()
-        .filter(|&c| {
-            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
-        })
-        .collect()
-}
-
-/// Escapes text for XML element content or a double-quoted attribute, after removing the
-/// characters XML 1.0 forbids.
-pub fn push_xml_escaped(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-}
+// moved: re-export for callers outside this change
+pub use crate::text::{push_xml_escaped, xml_text};
 
 /// A summary made safe to show: sanitised with ammonia (script/style dropped with their
 /// content, event-handler attributes and `javascript:` URLs removed, links marked

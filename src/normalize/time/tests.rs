@@ -7,7 +7,7 @@ use super::patterns::{
 };
 use super::zone::{numeric_offset, tz_offset};
 use super::*;
-use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -825,22 +825,50 @@ fn normalize_full_width_and_space() {
 
 #[test]
 fn zone_prefix_and_folded_letters_stay_on_char_boundaries() {
-    // One ASCII letter, then a multi-byte character: slicing two bytes would split it.
-    for tz in ["pſt", "uſ", "gſt", "u\u{212A}", "+08:00", "ut", "g", ""] {
-        let _ = numeric_offset(tz);
-        let _ = tz_offset(tz, SH, NaiveDateTime::MIN);
-    }
     assert_eq!(numeric_offset("utc+8"), Some(8 * 3600));
     assert_eq!(numeric_offset("GMT-05:30"), Some(-(5 * 3600 + 30 * 60)));
-    assert_eq!(numeric_offset("pſt"), None);
+    // One ASCII letter, then a multi-byte character: slicing two bytes would split it, and a
+    // folded `ſ` must not read as the `s` of `pst`.
+    for tz in ["pſt", "uſ", "gſt", "u\u{212A}", "ut", "g", ""] {
+        assert_eq!(numeric_offset(tz), None, "{tz:?}");
+    }
+    for tz in ["pſt", "uſ", "gſt", "u\u{212A}", "g", ""] {
+        assert_eq!(tz_offset(tz, SH, NaiveDateTime::MIN), None, "{tz:?}");
+    }
     assert_eq!(normalize("Pſt \u{212A}"), "Pst K");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+    /// Any short zone text, ASCII or not, is read without panicking, and whatever offset comes
+    /// back is a real one: under a day, and never from a non-ASCII name without digits (zone
+    /// names are ASCII; `ſ` or `K` inside must never pass for `s` or `K`).
+    #[test]
+    fn zone_texts_give_real_offsets_or_none(tz in "(gmt|utc|ut|[ecmpz]|[sd]t|ſ|\u{212A}|[+-]|[0-9]|:|é){0,6}") {
+        let at = NaiveDateTime::MIN;
+        for offset in [numeric_offset(&tz), tz_offset(&tz, SH, at)].into_iter().flatten() {
+            proptest::prop_assert!(offset.abs() < 86_400, "{tz:?} gave {offset}");
+            proptest::prop_assert!(
+                tz.is_ascii() || tz.contains(|c: char| c.is_ascii_digit()),
+                "{tz:?} gave {offset}"
+            );
+        }
+    }
 }
 
 #[test]
 fn results_are_within_believable_years() {
-    let early = EARLIEST_BELIEVABLE;
-    assert_eq!(early, dt("1990-01-01T00:00:00Z"));
-    assert_eq!(LATEST_PRINTABLE.year(), 9999);
+    // The first believable instant parses; one second before it is too old.
+    let ctx = TimeContext::new(SH, dt(NOW));
+    assert_eq!(
+        parse_time("1990-01-01T00:00:00Z", &ctx).map(|p| p.utc),
+        Ok(EARLIEST_BELIEVABLE)
+    );
+    assert!(matches!(
+        parse_time("1989-12-31T23:59:59Z", &ctx),
+        Err(TimeError::TooOld { .. })
+    ));
     // With an absurd clock, printable years still bound the result.
     let ctx = TimeContext::new(SH, DateTime::<Utc>::MAX_UTC).with_format("%Y|%m|%d");
     assert!(matches!(

@@ -16,7 +16,7 @@ use toml::Spanned;
 use url::Url;
 
 use crate::rules::{HeadlineRules, Rule};
-use crate::selector::{FieldSelector, ItemSelector};
+use crate::selector::{FieldSelector, ItemSelector, FIELDS};
 use crate::units::{parse_duration, parse_size};
 
 /// Default poll interval when neither the source nor the section names one.
@@ -207,6 +207,50 @@ pub struct HtmlRules {
     pub image: Vec<FieldSelector>,
     /// Author fallbacks.
     pub author: Vec<FieldSelector>,
+}
+
+impl HtmlRules {
+    /// Rules with only an item selector (every field empty: the link falls back to the item's
+    /// own `href` or its first `a[href]`).
+    pub fn new(item: ItemSelector) -> HtmlRules {
+        HtmlRules {
+            item,
+            title: Vec::new(),
+            link: Vec::new(),
+            time: Vec::new(),
+            label: Vec::new(),
+            summary: Vec::new(),
+            image: Vec::new(),
+            author: Vec::new(),
+        }
+    }
+
+    /// The selectors of the field of [`FIELDS`] called `name` (empty for an unknown name).
+    pub fn field(&self, name: &str) -> &[FieldSelector] {
+        match name {
+            "title" => &self.title,
+            "link" => &self.link,
+            "time" => &self.time,
+            "label" => &self.label,
+            "summary" => &self.summary,
+            "image" => &self.image,
+            "author" => &self.author,
+            _ => &[],
+        }
+    }
+
+    fn field_mut(&mut self, name: &str) -> Option<&mut Vec<FieldSelector>> {
+        Some(match name {
+            "title" => &mut self.title,
+            "link" => &mut self.link,
+            "time" => &mut self.time,
+            "label" => &mut self.label,
+            "summary" => &mut self.summary,
+            "image" => &mut self.image,
+            "author" => &mut self.author,
+            _ => return None,
+        })
+    }
 }
 
 /// One polled page or feed of a source.
@@ -455,6 +499,22 @@ struct RawSection {
 enum Selectors {
     One(String),
     Many(Vec<String>),
+}
+
+impl RawSection {
+    /// The raw value of the field of [`FIELDS`] called `name`.
+    fn field(&self, name: &str) -> Option<&Spanned<Selectors>> {
+        match name {
+            "title" => self.title.as_ref(),
+            "link" => self.link.as_ref(),
+            "time" => self.time.as_ref(),
+            "label" => self.label.as_ref(),
+            "summary" => self.summary.as_ref(),
+            "image" => self.image.as_ref(),
+            "author" => self.author.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 impl Selectors {
@@ -845,7 +905,7 @@ impl Validator<'_> {
 
     fn selectors(
         &mut self,
-        value: &Option<Spanned<Selectors>>,
+        value: Option<&Spanned<Selectors>>,
         key: &str,
     ) -> Option<Vec<FieldSelector>> {
         let Some(value) = value else {
@@ -901,16 +961,8 @@ impl Validator<'_> {
             .unwrap_or("html");
         let kind = match kind_name {
             "feed" => {
-                for (name, field) in [
-                    ("item", &raw.item),
-                    ("title", &raw.title),
-                    ("link", &raw.link),
-                    ("time", &raw.time),
-                    ("label", &raw.label),
-                    ("summary", &raw.summary),
-                    ("image", &raw.image),
-                    ("author", &raw.author),
-                ] {
+                let fields = FIELDS.iter().map(|f| (f.name, raw.field(f.name)));
+                for (name, field) in [("item", raw.item.as_ref())].into_iter().chain(fields) {
                     if let Some(field) = field {
                         self.problem(
                             Some(field.span()),
@@ -998,24 +1050,14 @@ impl Validator<'_> {
                 "an html section needs `title` (the CSS selector of the headline text)".into(),
             );
         }
-        let title = self.selectors(&raw.title, &format!("{key}.title"));
-        let link = self.selectors(&raw.link, &format!("{key}.link"));
-        let time = self.selectors(&raw.time, &format!("{key}.time"));
-        let label = self.selectors(&raw.label, &format!("{key}.label"));
-        let summary = self.selectors(&raw.summary, &format!("{key}.summary"));
-        let image = self.selectors(&raw.image, &format!("{key}.image"));
-        let author = self.selectors(&raw.author, &format!("{key}.author"));
+        let parsed =
+            FIELDS.map(|f| self.selectors(raw.field(f.name), &format!("{key}.{}", f.name)));
         raw.title.as_ref()?;
-        Some(HtmlRules {
-            item: item?,
-            title: title?,
-            link: link?,
-            time: time?,
-            label: label?,
-            summary: summary?,
-            image: image?,
-            author: author?,
-        })
+        let mut rules = HtmlRules::new(item?);
+        for (field, selectors) in FIELDS.iter().zip(parsed) {
+            *rules.field_mut(field.name)? = selectors?;
+        }
+        Some(rules)
     }
 }
 

@@ -22,3 +22,19 @@ pub struct Headline {
     /// Absolute URL of a representative image, when known.
     pub image: Option<String>,
 }
+
+impl Headline {
+    /// Whether the field of [`crate::selector::FIELDS`] called `name` has a value here.
+    pub fn has(&self, name: &str) -> bool {
+        match name {
+            "title" => !self.title.is_empty(),
+            "link" => self.link.is_some(),
+            "time" => self.time_text.is_some(),
+            "label" => !self.labels.is_empty(),
+            "summary" => self.summary.is_some(),
+            "image" => self.image.is_some(),
+            "author" => self.author.is_some(),
+            _ => false,
+        }
+    }
+}

@@ -12,6 +12,7 @@ use url::Url;
 
 use super::Headline;
 use crate::config::HtmlRules;
+use crate::selector::FIELDS;
 use crate::text::resolve_link;
 use crate::text::{clean_text, escape_html};
 
@@ -440,7 +441,7 @@ pub fn extract_page(
         truncated: cut.is_some(),
         ..PageExtract::default()
     };
-    let mut seen_field = [false; 5];
+    let mut seen_field = [false; FIELDS.len()];
     for item in items {
         if limit.is_some_and(|limit| out.headlines.len() >= limit) {
             out.capped = true;
@@ -461,16 +462,7 @@ pub fn extract_page(
         let summary = first_of(&rules.summary, item).map(|s| escape_html(&s));
         let image = first_image(&rules.image, item, &base);
         let author = first_of(&rules.author, item);
-        for (seen, present) in seen_field.iter_mut().zip([
-            time_text.is_some(),
-            !labels.is_empty(),
-            summary.is_some(),
-            image.is_some(),
-            author.is_some(),
-        ]) {
-            *seen |= present;
-        }
-        out.headlines.push(Headline {
+        let headline = Headline {
             title,
             link: Some(link),
             guid: None,
@@ -480,22 +472,15 @@ pub fn extract_page(
             summary,
             author,
             image,
-        });
+        };
+        for (seen, field) in seen_field.iter_mut().zip(&FIELDS) {
+            *seen |= headline.has(field.name);
+        }
+        out.headlines.push(headline);
     }
-    let configured = [
-        !rules.time.is_empty(),
-        !rules.label.is_empty(),
-        !rules.summary.is_empty(),
-        !rules.image.is_empty(),
-        !rules.author.is_empty(),
-    ];
-    for ((name, configured), seen) in ["time", "label", "summary", "image", "author"]
-        .into_iter()
-        .zip(configured)
-        .zip(seen_field)
-    {
-        if configured && !seen {
-            out.unmatched_fields.push(name);
+    for (field, seen) in FIELDS.iter().zip(seen_field) {
+        if !field.required && !seen && !rules.field(field.name).is_empty() {
+            out.unmatched_fields.push(field.name);
         }
     }
     Ok(out)

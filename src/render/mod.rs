@@ -1,5 +1,8 @@
 //! The render stage: stored items → RSS 2.0, Atom 1.0 and JSON Feed documents.
 //!
+//! RSS and Atom are written by one shared writer ([`xml`]; it says why not the `rss` and
+//! `atom_syndication` crates), JSON Feed by `serde_json`.
+//!
 //! Rendering is pure: it takes items and a [`FeedMeta`] and returns bytes. Rules owned here:
 //! every text that reaches XML goes through [`xml_text`], which removes the characters XML 1.0
 //! forbids (so a control character scraped from a page can never break a reader); every summary
@@ -10,10 +13,14 @@
 pub mod atom;
 pub mod json;
 pub mod rss;
+mod xml;
 
 use chrono::{DateTime, Utc};
 
 use crate::store::Item;
+
+/// The Media RSS namespace (`media:content` for images, in RSS and Atom alike).
+const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
 /// Document-level facts shared by all formats.
 #[derive(Debug, Clone)]

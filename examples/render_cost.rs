@@ -13,7 +13,8 @@ use atom_syndication::extension::{Extension, ExtensionMap};
 use chrono::{FixedOffset, TimeZone, Utc};
 use headwire::normalize::Observed;
 use headwire::render::{
-    self, entry_urn, push_xml_escaped, summary_html, xml_text, FeedMeta, SourceInfo, SourceLookup,
+    self, entry_urn, primary_source, push_xml_escaped, summary_html, xml_text, FeedMeta,
+    SourceInfo, SourceLookup,
 };
 use headwire::store::{BatchContext, Item, Query, Store};
 use headwire::text::{fold_label, title_key};
@@ -42,19 +43,6 @@ fn observed(n: usize) -> Observed {
         published: Utc.with_ymd_and_hms(2022, 3, 13, 1, 0, 0).single().map(|t| t + chrono::Duration::minutes(n as i64)),
         page_labels: vec!["抗疫进行时".to_string()],
     }
-}
-
-fn primary_source(item: &Item, lookup: SourceLookup<'_>) -> SourceInfo {
-    let id = item
-        .sources
-        .first()
-        .map(String::as_str)
-        .unwrap_or("headwire");
-    lookup(id).unwrap_or_else(|| SourceInfo {
-        id: id.to_string(),
-        name: id.to_string(),
-        url: None,
-    })
 }
 
 /// `<media:content>` for an image, as the `rss` crate writes extensions.

@@ -776,25 +776,31 @@ impl Validator<'_> {
         }
     }
 
+    /// Whether `id` is a valid id not yet in `ids` (adding it); a problem is recorded if not.
+    /// `kind` and `scope` word the duplicate message ("duplicate {kind} id `x`{scope}").
+    fn unique_id(
+        &mut self,
+        id: &Spanned<String>,
+        key: &str,
+        ids: &mut HashSet<String>,
+        (kind, scope): (&str, &str),
+    ) -> bool {
+        let text = id.get_ref();
+        let message = if !valid_id(text) {
+            format!("`{text}` is not a valid id; use lower-case letters, digits and '-'")
+        } else if !ids.insert(text.clone()) {
+            format!("duplicate {kind} id `{text}`{scope}")
+        } else {
+            return true;
+        };
+        self.problem(Some(id.span()), &format!("{key}.id"), message);
+        false
+    }
+
     fn source(&mut self, raw: RawSource, key: &str, ids: &mut HashSet<String>) -> Option<Source> {
         let id = raw.id.get_ref().clone();
         let key = format!("{key} ({id})");
-        let mut ok = true;
-        if !valid_id(&id) {
-            self.problem(
-                Some(raw.id.span()),
-                &format!("{key}.id"),
-                format!("`{id}` is not a valid id; use lower-case letters, digits and '-'"),
-            );
-            ok = false;
-        } else if !ids.insert(id.clone()) {
-            self.problem(
-                Some(raw.id.span()),
-                &format!("{key}.id"),
-                format!("duplicate source id `{id}`; ids must be unique"),
-            );
-            ok = false;
-        }
+        let mut ok = self.unique_id(&raw.id, &key, ids, ("source", "; ids must be unique"));
         let url = raw
             .url
             .as_ref()
@@ -934,22 +940,7 @@ impl Validator<'_> {
     ) -> Option<Section> {
         let id = raw.id.get_ref().clone();
         let key = format!("{key} ({id})");
-        let mut ok = true;
-        if !valid_id(&id) {
-            self.problem(
-                Some(raw.id.span()),
-                &format!("{key}.id"),
-                format!("`{id}` is not a valid id; use lower-case letters, digits and '-'"),
-            );
-            ok = false;
-        } else if !ids.insert(id.clone()) {
-            self.problem(
-                Some(raw.id.span()),
-                &format!("{key}.id"),
-                format!("duplicate section id `{id}` within its source"),
-            );
-            ok = false;
-        }
+        let mut ok = self.unique_id(&raw.id, &key, ids, ("section", " within its source"));
         let url = self.url(&raw.url, &format!("{key}.url"));
         let interval = self
             .duration(&raw.interval, &format!("{key}.interval"))

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::text::{fold_label, visible_text};
+use crate::text::{fold_label, one_line, visible_text};
 
 /// The prefix that makes a rule a regular expression.
 pub const REGEX_PREFIX: &str = "re:";
@@ -62,6 +62,7 @@ impl Rule {
                 .build()
                 .map_err(|e| RuleError::BadRegex {
                     text: text.to_string(),
+                    // regex errors span several lines (a caret under the pattern); config problems are one line.
                     reason: one_line(&e.to_string()),
                 })?;
             return Ok(Rule {
@@ -90,16 +91,6 @@ impl Rule {
             Pattern::Regex(regex) => regex.is_match(folded),
         }
     }
-}
-
-/// regex errors span several lines (a caret under the pattern); config problems are one line.
-fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The keep and block lists of one source or section.

@@ -165,7 +165,7 @@ pub fn entry_urn(item: &Item) -> String {
 }
 
 /// The item's source info (first source), falling back to the id.
-fn primary_source(item: &Item, lookup: SourceLookup<'_>) -> SourceInfo {
+pub fn primary_source(item: &Item, lookup: SourceLookup<'_>) -> SourceInfo {
     let id = item
         .sources
         .first()

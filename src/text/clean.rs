@@ -57,6 +57,17 @@ pub fn clean_text(raw: &str) -> String {
     out
 }
 
+/// A message that spans lines (a parser's caret diagram, a wrapped explanation) on one line:
+/// lines trimmed, blank ones dropped, the rest joined with a space.
+pub fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +85,14 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(clean_text(input), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn messages_fold_onto_one_line() {
+        assert_eq!(
+            one_line("regex parse error:\n    (a\n    ^\n\nerror: unclosed"),
+            "regex parse error: (a ^ error: unclosed"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod fold;
 pub mod html;
 pub mod link;
 
-pub use clean::clean_text;
+pub use clean::{clean_text, one_line};
 pub use escape::{escape_html, push_xml_escaped, xml_text};
 pub use fold::{fold_label, title_key, to_simplified};
 pub use html::{html_to_text, looks_like_markup, visible_text};

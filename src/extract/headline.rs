@@ -1,4 +1,7 @@
-//! The [`Headline`] type shared by every extractor.
+//! The [`Headline`] type shared by every extractor, and the caps every extractor applies to it.
+
+/// At most this many labels are kept for one headline (page labels, feed categories).
+pub const MAX_LABELS: usize = 64;
 
 /// One headline as a source shows it, before identity and storage decide anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -13,8 +13,7 @@ use url::Url;
 use super::Headline;
 use crate::config::HtmlRules;
 use crate::selector::FIELDS;
-use crate::text::resolve_link;
-use crate::text::{clean_text, escape_html};
+use crate::text::{clean_text, escape_html, resolve_link};
 
 /// Text read for one field of one item is cut after this many bytes (at a character
 /// boundary) before it is cleaned: an `item` selector that matches an element holding the whole
@@ -107,8 +106,8 @@ impl FieldSelector {
     }
 }
 
-/// At most this many label values are read from one item.
-pub const MAX_LABELS: usize = 64;
+// moved: re-export for callers outside this change
+pub use super::MAX_LABELS;
 
 /// Elements left open before the parser stops reading a page: html5ever checks the stack of
 /// open elements on every start tag, so a page of N nested `<div>`s costs N² steps to parse

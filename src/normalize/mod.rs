@@ -1,8 +1,10 @@
 //! The normalize stage: raw [`Headline`]s → [`Observed`] stories ready for the store.
 //!
 //! It owns three rules that must be decided in exactly one place: what a story's identity is
-//! (`url::identity_key`), how printed times become UTC (`time`), and how text is cleaned and
-//! folded for matching (`text`). Everything here is pure; the clock is passed in.
+//! (`url::identity_key`), how printed times become UTC (`time`), and which stories a section
+//! keeps (its keep/block rules, through [`crate::rules`]). Cleaning and folding text are
+//! [`crate::text`]'s, shared with extract and render. Everything here is pure; the clock is
+//! passed in.
 
 pub mod bounds;
 pub mod search;

@@ -70,7 +70,7 @@ impl RawItem {
         let mut labels: Vec<String> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for label in self.labels.iter().map(|l| plain_text(l)) {
-            if labels.len() >= crate::extract::html::MAX_LABELS {
+            if labels.len() >= crate::extract::MAX_LABELS {
                 break;
             }
             if !label.is_empty() && seen.insert(label.to_ascii_lowercase()) {

@@ -624,6 +624,6 @@ fn labels_are_deduplicated_and_capped() {
     let h = one(&rss2(&format!(
         "<item><title>t</title><link>/1</link>{cats}</item>"
     )));
-    assert_eq!(h.labels.len(), crate::extract::html::MAX_LABELS);
+    assert_eq!(h.labels.len(), crate::extract::MAX_LABELS);
     assert_eq!(h.labels[..3], ["C0", "C1", "C2"]);
 }

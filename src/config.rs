@@ -15,9 +15,9 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
-use crate::extract::html::{FieldSelector, ItemSelector};
-use crate::normalize::time::parse_duration;
 use crate::rules::{HeadlineRules, Rule};
+use crate::selector::{FieldSelector, ItemSelector, FIELDS};
+use crate::units::{parse_duration, parse_size};
 
 /// Default poll interval when neither the source nor the section names one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
@@ -48,6 +48,9 @@ pub const MAX_HEADLINES_PER_PAGE: usize = 10_000;
 
 /// Default size of the render cache (`[server] cache_mb`).
 pub const DEFAULT_RENDER_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// sled's page cache when `store.cache_mb` is not set: 32 MiB.
+pub const DEFAULT_STORE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// How headwire serves feeds.
 #[derive(Debug, Clone)]
@@ -204,6 +207,50 @@ pub struct HtmlRules {
     pub image: Vec<FieldSelector>,
     /// Author fallbacks.
     pub author: Vec<FieldSelector>,
+}
+
+impl HtmlRules {
+    /// Rules with only an item selector (every field empty: the link falls back to the item's
+    /// own `href` or its first `a[href]`).
+    pub fn new(item: ItemSelector) -> HtmlRules {
+        HtmlRules {
+            item,
+            title: Vec::new(),
+            link: Vec::new(),
+            time: Vec::new(),
+            label: Vec::new(),
+            summary: Vec::new(),
+            image: Vec::new(),
+            author: Vec::new(),
+        }
+    }
+
+    /// The selectors of the field of [`FIELDS`] called `name` (empty for an unknown name).
+    pub fn field(&self, name: &str) -> &[FieldSelector] {
+        match name {
+            "title" => &self.title,
+            "link" => &self.link,
+            "time" => &self.time,
+            "label" => &self.label,
+            "summary" => &self.summary,
+            "image" => &self.image,
+            "author" => &self.author,
+            _ => &[],
+        }
+    }
+
+    fn field_mut(&mut self, name: &str) -> Option<&mut Vec<FieldSelector>> {
+        Some(match name {
+            "title" => &mut self.title,
+            "link" => &mut self.link,
+            "time" => &mut self.time,
+            "label" => &mut self.label,
+            "summary" => &mut self.summary,
+            "image" => &mut self.image,
+            "author" => &mut self.author,
+            _ => return None,
+        })
+    }
 }
 
 /// One polled page or feed of a source.
@@ -454,6 +501,22 @@ enum Selectors {
     Many(Vec<String>),
 }
 
+impl RawSection {
+    /// The raw value of the field of [`FIELDS`] called `name`.
+    fn field(&self, name: &str) -> Option<&Spanned<Selectors>> {
+        match name {
+            "title" => self.title.as_ref(),
+            "link" => self.link.as_ref(),
+            "time" => self.time.as_ref(),
+            "label" => self.label.as_ref(),
+            "summary" => self.summary.as_ref(),
+            "image" => self.image.as_ref(),
+            "author" => self.author.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 impl Selectors {
     fn list(&self) -> Vec<&str> {
         match self {
@@ -624,9 +687,7 @@ impl Validator<'_> {
             .map_or(DEFAULT_RENDER_CACHE_BYTES, |mb| mb as usize * 1024 * 1024);
         let cache_bytes = self
             .positive(&raw.store.cache_mb, "store.cache_mb", 65_536)
-            .map_or(crate::store::DEFAULT_CACHE_BYTES, |mb| {
-                mb as u64 * 1024 * 1024
-            });
+            .map_or(DEFAULT_STORE_CACHE_BYTES, |mb| mb as u64 * 1024 * 1024);
         let poll = PollSettings {
             concurrency: self
                 .positive(&raw.poll.concurrency, "poll.concurrency", 1024)
@@ -715,25 +776,31 @@ impl Validator<'_> {
         }
     }
 
+    /// Whether `id` is a valid id not yet in `ids` (adding it); a problem is recorded if not.
+    /// `kind` and `scope` word the duplicate message ("duplicate {kind} id `x`{scope}").
+    fn unique_id(
+        &mut self,
+        id: &Spanned<String>,
+        key: &str,
+        ids: &mut HashSet<String>,
+        (kind, scope): (&str, &str),
+    ) -> bool {
+        let text = id.get_ref();
+        let message = if !valid_id(text) {
+            format!("`{text}` is not a valid id; use lower-case letters, digits and '-'")
+        } else if !ids.insert(text.clone()) {
+            format!("duplicate {kind} id `{text}`{scope}")
+        } else {
+            return true;
+        };
+        self.problem(Some(id.span()), &format!("{key}.id"), message);
+        false
+    }
+
     fn source(&mut self, raw: RawSource, key: &str, ids: &mut HashSet<String>) -> Option<Source> {
         let id = raw.id.get_ref().clone();
         let key = format!("{key} ({id})");
-        let mut ok = true;
-        if !valid_id(&id) {
-            self.problem(
-                Some(raw.id.span()),
-                &format!("{key}.id"),
-                format!("`{id}` is not a valid id; use lower-case letters, digits and '-'"),
-            );
-            ok = false;
-        } else if !ids.insert(id.clone()) {
-            self.problem(
-                Some(raw.id.span()),
-                &format!("{key}.id"),
-                format!("duplicate source id `{id}`; ids must be unique"),
-            );
-            ok = false;
-        }
+        let mut ok = self.unique_id(&raw.id, &key, ids, ("source", "; ids must be unique"));
         let url = raw
             .url
             .as_ref()
@@ -844,7 +911,7 @@ impl Validator<'_> {
 
     fn selectors(
         &mut self,
-        value: &Option<Spanned<Selectors>>,
+        value: Option<&Spanned<Selectors>>,
         key: &str,
     ) -> Option<Vec<FieldSelector>> {
         let Some(value) = value else {
@@ -856,7 +923,7 @@ impl Validator<'_> {
             match FieldSelector::parse(text) {
                 Ok(sel) => out.push(sel),
                 Err(e) => {
-                    self.problem(Some(value.span()), key, e);
+                    self.problem(Some(value.span()), key, e.to_string());
                     ok = false;
                 }
             }
@@ -873,22 +940,7 @@ impl Validator<'_> {
     ) -> Option<Section> {
         let id = raw.id.get_ref().clone();
         let key = format!("{key} ({id})");
-        let mut ok = true;
-        if !valid_id(&id) {
-            self.problem(
-                Some(raw.id.span()),
-                &format!("{key}.id"),
-                format!("`{id}` is not a valid id; use lower-case letters, digits and '-'"),
-            );
-            ok = false;
-        } else if !ids.insert(id.clone()) {
-            self.problem(
-                Some(raw.id.span()),
-                &format!("{key}.id"),
-                format!("duplicate section id `{id}` within its source"),
-            );
-            ok = false;
-        }
+        let mut ok = self.unique_id(&raw.id, &key, ids, ("section", " within its source"));
         let url = self.url(&raw.url, &format!("{key}.url"));
         let interval = self
             .duration(&raw.interval, &format!("{key}.interval"))
@@ -900,16 +952,8 @@ impl Validator<'_> {
             .unwrap_or("html");
         let kind = match kind_name {
             "feed" => {
-                for (name, field) in [
-                    ("item", &raw.item),
-                    ("title", &raw.title),
-                    ("link", &raw.link),
-                    ("time", &raw.time),
-                    ("label", &raw.label),
-                    ("summary", &raw.summary),
-                    ("image", &raw.image),
-                    ("author", &raw.author),
-                ] {
+                let fields = FIELDS.iter().map(|f| (f.name, raw.field(f.name)));
+                for (name, field) in [("item", raw.item.as_ref())].into_iter().chain(fields) {
                     if let Some(field) = field {
                         self.problem(
                             Some(field.span()),
@@ -976,7 +1020,7 @@ impl Validator<'_> {
                 match ItemSelector::parse(&list) {
                     Ok(sel) => Some(sel),
                     Err(e) => {
-                        self.problem(Some(value.span()), &format!("{key}.item"), e);
+                        self.problem(Some(value.span()), &format!("{key}.item"), e.to_string());
                         None
                     }
                 }
@@ -997,24 +1041,14 @@ impl Validator<'_> {
                 "an html section needs `title` (the CSS selector of the headline text)".into(),
             );
         }
-        let title = self.selectors(&raw.title, &format!("{key}.title"));
-        let link = self.selectors(&raw.link, &format!("{key}.link"));
-        let time = self.selectors(&raw.time, &format!("{key}.time"));
-        let label = self.selectors(&raw.label, &format!("{key}.label"));
-        let summary = self.selectors(&raw.summary, &format!("{key}.summary"));
-        let image = self.selectors(&raw.image, &format!("{key}.image"));
-        let author = self.selectors(&raw.author, &format!("{key}.author"));
+        let parsed =
+            FIELDS.map(|f| self.selectors(raw.field(f.name), &format!("{key}.{}", f.name)));
         raw.title.as_ref()?;
-        Some(HtmlRules {
-            item: item?,
-            title: title?,
-            link: link?,
-            time: time?,
-            label: label?,
-            summary: summary?,
-            image: image?,
-            author: author?,
-        })
+        let mut rules = HtmlRules::new(item?);
+        for (field, selectors) in FIELDS.iter().zip(parsed) {
+            *rules.field_mut(field.name)? = selectors?;
+        }
+        Some(rules)
     }
 }
 
@@ -1032,21 +1066,6 @@ pub fn default_user_agent() -> String {
         "headwire/{} (+https://github.com/headwire/headwire; self-hosted news aggregator)",
         env!("CARGO_PKG_VERSION")
     )
-}
-
-fn parse_size(text: &str) -> Option<usize> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num.parse().ok()?;
-    let mult = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    n.checked_mul(mult).filter(|&n| n > 0)
 }
 
 #[cfg(test)]
@@ -1265,11 +1284,7 @@ label = "a.key"
     }
 
     #[test]
-    fn sizes_and_empty_configs() {
-        assert_eq!(parse_size("8MiB"), Some(8 * 1024 * 1024));
-        assert_eq!(parse_size("512 kb"), Some(512 * 1024));
-        assert_eq!(parse_size("12 parsecs"), None);
-        assert_eq!(parse_size("0"), None);
+    fn empty_configs_name_what_is_missing() {
         let shown = parse("").unwrap_err().to_string();
         assert!(shown.contains("no [[source]]"), "{shown}");
     }

@@ -9,9 +9,7 @@
 
 use std::fmt;
 
-use crate::normalize::search::visible_text;
-use crate::normalize::text::fold_label;
-use crate::normalize::Observed;
+use crate::text::{fold_label, one_line, visible_text};
 
 /// The prefix that makes a rule a regular expression.
 pub const REGEX_PREFIX: &str = "re:";
@@ -64,6 +62,7 @@ impl Rule {
                 .build()
                 .map_err(|e| RuleError::BadRegex {
                     text: text.to_string(),
+                    // regex errors span several lines (a caret under the pattern); config problems are one line.
                     reason: one_line(&e.to_string()),
                 })?;
             return Ok(Rule {
@@ -92,16 +91,6 @@ impl Rule {
             Pattern::Regex(regex) => regex.is_match(folded),
         }
     }
-}
-
-/// regex errors span several lines (a caret under the pattern); config problems are one line.
-fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The keep and block lists of one source or section.
@@ -169,21 +158,36 @@ impl fmt::Display for Dropped {
     }
 }
 
+/// The parts of a story rules look at, borrowed: `normalize` turns its `Observed` into one,
+/// so this module (which `config` uses) needs no stage's types.
+#[derive(Debug, Clone, Copy)]
+pub struct StoryText<'a> {
+    /// The clean title.
+    pub title: &'a str,
+    /// The sanitised summary HTML (rules see its visible text).
+    pub summary: Option<&'a str>,
+    /// The canonical link.
+    pub link: Option<&'a str>,
+    /// The page labels.
+    pub labels: &'a [String],
+}
+
 impl HeadlineRules {
     /// `None` when the headline is stored, otherwise why it is dropped.
-    pub fn verdict(&self, story: &Observed) -> Option<Dropped> {
+    pub fn verdict<'a>(&self, story: impl Into<StoryText<'a>>) -> Option<Dropped> {
         if self.is_empty() {
             return None;
         }
-        let mut fields: Vec<(Field, String)> = Vec::with_capacity(3 + story.page_labels.len());
-        fields.push((Field::Title, fold_label(&story.title)));
-        if let Some(summary) = &story.summary {
+        let story = story.into();
+        let mut fields: Vec<(Field, String)> = Vec::with_capacity(3 + story.labels.len());
+        fields.push((Field::Title, fold_label(story.title)));
+        if let Some(summary) = story.summary {
             fields.push((Field::Summary, fold_label(&visible_text(summary))));
         }
-        if let Some(link) = &story.link {
+        if let Some(link) = story.link {
             fields.push((Field::Link, fold_label(link)));
         }
-        for label in &story.page_labels {
+        for label in story.labels {
             fields.push((Field::Label, fold_label(label)));
         }
         let find = |rule: &Rule| {
@@ -213,17 +217,30 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn story(title: &str) -> Observed {
-        Observed {
-            identity: String::new(),
+    /// The owned shape of a stored story, as far as rules care.
+    struct Story {
+        title: String,
+        link: Option<String>,
+        summary: Option<String>,
+        page_labels: Vec<String>,
+    }
+
+    impl<'a> From<&'a Story> for StoryText<'a> {
+        fn from(story: &'a Story) -> Self {
+            StoryText {
+                title: &story.title,
+                summary: story.summary.as_deref(),
+                link: story.link.as_deref(),
+                labels: &story.page_labels,
+            }
+        }
+    }
+
+    fn story(title: &str) -> Story {
+        Story {
             link: Some("https://news.example/sport/1.html".into()),
             title: title.into(),
-            title_key: String::new(),
             summary: Some("<p>By <span>staff</span> &amp; wires</p>".into()),
-            author: None,
-            image: None,
-            guid: None,
-            published: None,
             page_labels: vec!["廣告".into()],
         }
     }

@@ -1,4 +1,7 @@
-//! The [`Headline`] type shared by every extractor.
+//! The [`Headline`] type shared by every extractor, and the caps every extractor applies to it.
+
+/// At most this many labels are kept for one headline (page labels, feed categories).
+pub const MAX_LABELS: usize = 64;
 
 /// One headline as a source shows it, before identity and storage decide anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,4 +24,20 @@ pub struct Headline {
     pub author: Option<String>,
     /// Absolute URL of a representative image, when known.
     pub image: Option<String>,
+}
+
+impl Headline {
+    /// Whether the field of [`crate::selector::FIELDS`] called `name` has a value here.
+    pub fn has(&self, name: &str) -> bool {
+        match name {
+            "title" => !self.title.is_empty(),
+            "link" => self.link.is_some(),
+            "time" => self.time_text.is_some(),
+            "label" => !self.labels.is_empty(),
+            "summary" => self.summary.is_some(),
+            "image" => self.image.is_some(),
+            "author" => self.author.is_some(),
+            _ => false,
+        }
+    }
 }

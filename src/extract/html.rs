@@ -12,7 +12,8 @@ use url::Url;
 
 use super::Headline;
 use crate::config::HtmlRules;
-use crate::normalize::text::{clean_text, escape_html};
+use crate::selector::FIELDS;
+use crate::text::{clean_text, escape_html, resolve_link};
 
 /// Text read for one field of one item is cut after this many bytes (at a character
 /// boundary) before it is cleaned: an `item` selector that matches an element holding the whole
@@ -61,60 +62,16 @@ const LAZY_IMAGE_ATTRS: &[&str] = &[
     "src",
 ];
 
-/// One field selector: a CSS selector (or the item itself) and an optional attribute to read.
-#[derive(Debug, Clone)]
-pub struct FieldSelector {
-    /// `None` means the item element itself (the `@attr` form).
-    css: Option<Selector>,
-    attr: Option<String>,
-    source: String,
-}
+// moved: re-export for callers outside this change
+pub use crate::selector::{FieldSelector, ItemSelector};
 
+/// How extraction evaluates a parsed selector against one item.
 impl FieldSelector {
-    /// Parses `css`, `css@attr` or `@attr`; the error says what is wrong with the text.
-    pub fn parse(text: &str) -> Result<FieldSelector, String> {
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            return Err("empty selector".into());
-        }
-        let (css_text, attr) = split_attr(trimmed);
-        if let Some(attr) = &attr {
-            let valid = !attr.is_empty()
-                && attr
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
-            if !valid {
-                return Err(format!("`{trimmed}`: `@{attr}` is not an attribute name"));
-            }
-        }
-        let css =
-            if css_text.trim().is_empty() {
-                if attr.is_none() {
-                    return Err("empty selector".into());
-                }
-                None
-            } else {
-                Some(Selector::parse(css_text.trim()).map_err(|e| {
-                    format!("`{}` is not a valid CSS selector: {e}", css_text.trim())
-                })?)
-            };
-        Ok(FieldSelector {
-            css,
-            attr,
-            source: trimmed.to_string(),
-        })
-    }
-
-    /// The text as written in the config.
-    pub fn as_str(&self) -> &str {
-        &self.source
-    }
-
     /// Elements this selector designates inside `item`, in document order, matched lazily so
     /// that a caller that wants the first one stops there, among the first
     /// [`MAX_FIELD_NODES`] nodes below the item.
     fn elements<'a>(&'a self, item: ElementRef<'a>) -> impl Iterator<Item = ElementRef<'a>> + 'a {
-        let (select, own) = match &self.css {
+        let (select, own) = match self.css() {
             Some(css) => (Some(select_below(item, css)), None),
             None => (None, Some(item)),
         };
@@ -124,7 +81,7 @@ impl FieldSelector {
     /// The value this selector reads from one element (attribute or text, at most
     /// [`MAX_FIELD_BYTES`] of it), cleaned.
     fn value_of(&self, element: ElementRef<'_>) -> Option<String> {
-        let raw = match &self.attr {
+        let raw = match self.attr() {
             Some(attr) => {
                 truncate_at_char(element.value().attr(attr)?, MAX_FIELD_BYTES).to_string()
             }
@@ -149,8 +106,8 @@ impl FieldSelector {
     }
 }
 
-/// At most this many label values are read from one item.
-pub const MAX_LABELS: usize = 64;
+// moved: re-export for callers outside this change
+pub use super::MAX_LABELS;
 
 /// Elements left open before the parser stops reading a page: html5ever checks the stack of
 /// open elements on every start tag, so a page of N nested `<div>`s costs N² steps to parse
@@ -422,85 +379,6 @@ fn truncate_at_char(s: &str, max: usize) -> &str {
     s.get(..end).unwrap_or_default()
 }
 
-/// A one-line message for a selector that does not parse (scraper's own text spans lines and
-/// sometimes blames itself).
-fn selector_error(text: &str, error: &scraper::error::SelectorErrorKind) -> String {
-    use scraper::error::SelectorErrorKind as K;
-    let reason = match error {
-        K::UnexpectedToken => "unexpected token".to_string(),
-        K::EndOfLine => "it ends too early".to_string(),
-        K::InvalidAtRule | K::InvalidAtRuleBody => "at-rules are not selectors".to_string(),
-        K::QualRuleInvalid => "invalid rule".to_string(),
-        K::TooManyNestedBlocks => "too deeply nested".to_string(),
-        K::ExpectedColonOnPseudoElement | K::ExpectedIdentityOnPseudoElement => {
-            "bad pseudo-element".to_string()
-        }
-        K::UnexpectedSelectorParseError(kind) => format!("{kind:?}")
-            .replace(
-                "DanglingCombinator",
-                "a combinator (>, +, ~) is missing a side",
-            )
-            .replace("EmptySelector", "empty selector"),
-    };
-    format!("`{text}` is not a valid CSS selector: {reason}")
-}
-
-/// Splits `css@attr` at the last `@` outside brackets and quotes.
-fn split_attr(text: &str) -> (&str, Option<String>) {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut at = None;
-    for (i, c) in text.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '[' | '(') => depth += 1,
-            (None, ']' | ')') => depth = depth.saturating_sub(1),
-            (None, '@') if depth == 0 => at = Some(i),
-            _ => {}
-        }
-    }
-    match at {
-        Some(i) => (&text[..i], Some(text[i + 1..].trim().to_string())),
-        None => (text, None),
-    }
-}
-
-/// The `item` selector: fallbacks, the first that matches anything wins.
-#[derive(Debug, Clone)]
-pub struct ItemSelector {
-    selectors: Vec<(String, Selector)>,
-}
-
-impl ItemSelector {
-    /// Parses a list of CSS selectors (no `@attr` here: items are elements).
-    pub fn parse(list: &[&str]) -> Result<ItemSelector, String> {
-        let mut selectors = Vec::new();
-        for text in list {
-            let text = text.trim();
-            if text.is_empty() {
-                return Err("empty item selector".into());
-            }
-            let selector = Selector::parse(text).map_err(|e| selector_error(text, &e))?;
-            selectors.push((text.to_string(), selector));
-        }
-        if selectors.is_empty() {
-            return Err("the item selector list is empty".into());
-        }
-        Ok(ItemSelector { selectors })
-    }
-
-    /// The selectors as written, joined for messages.
-    pub fn describe(&self) -> String {
-        self.selectors
-            .iter()
-            .map(|(text, _)| text.as_str())
-            .collect::<Vec<_>>()
-            .join(" | ")
-    }
-}
-
 /// What extraction found on one page.
 #[derive(Debug, Clone, Default)]
 pub struct PageExtract {
@@ -550,9 +428,8 @@ pub fn extract_page(
     let base = base_url(&document, page_url);
     let items = rules
         .item
-        .selectors
-        .iter()
-        .map(|(_, selector)| document.select(selector).peekable())
+        .selectors()
+        .map(|selector| document.select(selector).peekable())
         .find_map(|mut found| found.peek().is_some().then_some(found));
     let Some(items) = items else {
         return Err(ExtractError::NoItems {
@@ -563,7 +440,7 @@ pub fn extract_page(
         truncated: cut.is_some(),
         ..PageExtract::default()
     };
-    let mut seen_field = [false; 5];
+    let mut seen_field = [false; FIELDS.len()];
     for item in items {
         if limit.is_some_and(|limit| out.headlines.len() >= limit) {
             out.capped = true;
@@ -584,16 +461,7 @@ pub fn extract_page(
         let summary = first_of(&rules.summary, item).map(|s| escape_html(&s));
         let image = first_image(&rules.image, item, &base);
         let author = first_of(&rules.author, item);
-        for (seen, present) in seen_field.iter_mut().zip([
-            time_text.is_some(),
-            !labels.is_empty(),
-            summary.is_some(),
-            image.is_some(),
-            author.is_some(),
-        ]) {
-            *seen |= present;
-        }
-        out.headlines.push(Headline {
+        let headline = Headline {
             title,
             link: Some(link),
             guid: None,
@@ -603,22 +471,15 @@ pub fn extract_page(
             summary,
             author,
             image,
-        });
+        };
+        for (seen, field) in seen_field.iter_mut().zip(&FIELDS) {
+            *seen |= headline.has(field.name);
+        }
+        out.headlines.push(headline);
     }
-    let configured = [
-        !rules.time.is_empty(),
-        !rules.label.is_empty(),
-        !rules.summary.is_empty(),
-        !rules.image.is_empty(),
-        !rules.author.is_empty(),
-    ];
-    for ((name, configured), seen) in ["time", "label", "summary", "image", "author"]
-        .into_iter()
-        .zip(configured)
-        .zip(seen_field)
-    {
-        if configured && !seen {
-            out.unmatched_fields.push(name);
+    for (field, seen) in FIELDS.iter().zip(seen_field) {
+        if !field.required && !seen && !rules.field(field.name).is_empty() {
+            out.unmatched_fields.push(field.name);
         }
     }
     Ok(out)
@@ -651,20 +512,10 @@ fn labels_of(selectors: &[FieldSelector], item: ElementRef<'_>) -> Vec<String> {
     Vec::new()
 }
 
-/// Resolves an href against the base; drops empty, fragment-only and non-http(s) links.
-pub fn resolve_link(href: &str, base: &Url) -> Option<String> {
-    let href = href.trim();
-    if href.is_empty() || href.starts_with('#') {
-        return None;
-    }
-    let url = base.join(href).ok()?;
-    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
-}
-
 fn first_link(selectors: &[FieldSelector], item: ElementRef<'_>, base: &Url) -> Option<String> {
     let configured = selectors.iter().find_map(|selector| {
         selector.elements(item).find_map(|element| {
-            let href = match &selector.attr {
+            let href = match selector.attr() {
                 Some(attr) => element.value().attr(attr)?,
                 None => element.value().attr("href")?,
             };
@@ -690,7 +541,7 @@ fn first_link(selectors: &[FieldSelector], item: ElementRef<'_>, base: &Url) -> 
 fn first_image(selectors: &[FieldSelector], item: ElementRef<'_>, base: &Url) -> Option<String> {
     selectors.iter().find_map(|selector| {
         selector.elements(item).find_map(|element| {
-            let candidates: Vec<&str> = match selector.attr.as_deref() {
+            let candidates: Vec<&str> = match selector.attr() {
                 Some("src") | None => LAZY_IMAGE_ATTRS.to_vec(),
                 Some(attr) => vec![attr],
             };
@@ -735,29 +586,6 @@ mod tests {
 
     fn page_url() -> Url {
         Url::parse("https://news.example.cn/list/index.html").unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[test]
-    fn splits_attribute_outside_brackets_only() {
-        assert_eq!(split_attr("a@href"), ("a", Some("href".to_string())));
-        assert_eq!(
-            split_attr("@data-time"),
-            ("", Some("data-time".to_string()))
-        );
-        assert_eq!(split_attr("a[href*=\"@\"]"), ("a[href*=\"@\"]", None));
-        assert_eq!(
-            split_attr("a[title='x@y']@title"),
-            ("a[title='x@y']", Some("title".to_string()))
-        );
-    }
-
-    #[test]
-    fn rejects_bad_selectors_with_reason() {
-        assert!(FieldSelector::parse("").is_err());
-        assert!(FieldSelector::parse("a@").is_err());
-        let err = FieldSelector::parse("ul >> li").err().unwrap_or_default();
-        assert!(err.contains("not a valid CSS selector"), "{err}");
-        assert!(ItemSelector::parse(&["div[["]).is_err());
     }
 
     #[test]

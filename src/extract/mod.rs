@@ -8,4 +8,4 @@ pub mod feed;
 mod headline;
 pub mod html;
 
-pub use headline::Headline;
+pub use headline::{Headline, MAX_LABELS};

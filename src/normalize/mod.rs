@@ -1,8 +1,10 @@
 //! The normalize stage: raw [`Headline`]s → [`Observed`] stories ready for the store.
 //!
 //! It owns three rules that must be decided in exactly one place: what a story's identity is
-//! (`url::identity_key`), how printed times become UTC (`time`), and how text is cleaned and
-//! folded for matching (`text`). Everything here is pure; the clock is passed in.
+//! (`url::identity_key`), how printed times become UTC (`time`), and which stories a section
+//! keeps (its keep/block rules, through [`crate::rules`]). Cleaning and folding text are
+//! [`crate::text`]'s, shared with extract and render. Everything here is pure; the clock is
+//! passed in.
 
 pub mod bounds;
 pub mod search;
@@ -14,6 +16,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Section, Source};
 use crate::extract::Headline;
+use crate::rules::StoryText;
+use crate::text::{clean_text, title_key};
 
 /// A headline after normalisation: identity decided, link canonical, time parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +42,18 @@ pub struct Observed {
     pub published: Option<DateTime<Utc>>,
     /// Page labels (feed categories, on-page section labels), without the section name.
     pub page_labels: Vec<String>,
+}
+
+/// What keep/block rules read of a story.
+impl<'a> From<&'a Observed> for StoryText<'a> {
+    fn from(story: &'a Observed) -> Self {
+        StoryText {
+            title: &story.title,
+            summary: story.summary.as_deref(),
+            link: story.link.as_deref(),
+            labels: &story.page_labels,
+        }
+    }
 }
 
 /// Problems noticed while normalising that do not stop the headline (for logs and `check`).
@@ -75,7 +91,7 @@ pub fn normalize_headlines(
         .filter_map(|headline| {
             // Clipped before its key is taken, so the key matches what is stored.
             let mut title =
-                bounds::clip_chars(&text::clean_text(&headline.title), bounds::MAX_TITLE_CHARS)
+                bounds::clip_chars(&clean_text(&headline.title), bounds::MAX_TITLE_CHARS)
                     .into_owned();
             if title.is_empty() {
                 return None;
@@ -87,7 +103,7 @@ pub fn normalize_headlines(
                     .and_then(|l| url::canonical_link(l, &source.strip_params)),
             );
             let guid = headline.guid.filter(|g| g.len() <= bounds::MAX_URL_BYTES);
-            let title_key = text::title_key(&title);
+            let title_key = title_key(&title);
             let identity = url::identity_key(link.as_deref(), guid.as_deref(), &title_key, source);
             let mut reason = None;
             let published = headline.time_text.as_deref().and_then(|raw| {
@@ -114,7 +130,7 @@ pub fn normalize_headlines(
             notes.time_reasons.push(reason);
             let mut page_labels: Vec<String> = Vec::new();
             for label in headline.labels {
-                let label = text::clean_text(&label);
+                let label = clean_text(&label);
                 if !label.is_empty() && !page_labels.contains(&label) {
                     page_labels.push(label);
                 }
@@ -122,7 +138,7 @@ pub fn normalize_headlines(
             let mut summary = headline.summary.filter(|s| !s.trim().is_empty());
             let mut author = headline
                 .author
-                .map(|a| text::clean_text(&a))
+                .map(|a| clean_text(&a))
                 .filter(|a| !a.is_empty());
             bounds::clip_item_text(&mut title, &mut summary, &mut author, &mut page_labels);
             Some(Observed {

@@ -1,175 +1,118 @@
-//! Atom 1.0 documents: one `<entry>` per item with a stable id, both times, every label as a
+//! Atom 1.0 documents, written with the shared [`super::xml`] writer (see there why not
+//! `atom_syndication`): one `<entry>` per item with a stable id, both times, every label as a
 //! category, an author on every entry (the story's author, else its portal), an
 //! `<atom:source>` naming the portal, the image as an enclosure link plus `<media:content>`,
 //! and the summary as sanitised `type="html"` text.
 
-use std::collections::BTreeMap;
-
-use atom_syndication::extension::{Extension, ExtensionMap};
-use chrono::FixedOffset;
-
+use super::xml::XmlWriter;
 use super::{
-    entry_urn, primary_source, push_xml_escaped, summary_html, xml_text, FeedMeta, SourceLookup,
+    entry_urn, primary_source, rfc3339, summary_html, FeedMeta, SourceInfo, SourceLookup, MEDIA_NS,
 };
 use crate::store::Item;
 
-/// The Media RSS namespace (`media:content` for images).
-const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
-
-/// `<media:content>` for an image. atom_syndication writes extension attributes verbatim
-/// (unlike its own elements), so the URL is escaped here.
-fn media_content(image: &str) -> ExtensionMap {
-    let mut url = String::with_capacity(image.len() + 8);
-    push_xml_escaped(&mut url, image);
-    let mut attrs = BTreeMap::new();
-    attrs.insert("url".to_string(), url);
-    attrs.insert("medium".to_string(), "image".to_string());
-    attrs.insert(
-        "type".to_string(),
-        super::rss::image_mime(image).to_string(),
-    );
-    let content = Extension {
-        name: "media:content".into(),
-        attrs,
-        ..Default::default()
-    };
-    let mut by_name = BTreeMap::new();
-    by_name.insert("content".to_string(), vec![content]);
-    let mut map = ExtensionMap::new();
-    map.insert("media".to_string(), by_name);
-    map
-}
-
 /// Renders items as an Atom 1.0 document.
 pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> String {
-    let utc = FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!("zero offset is valid"));
-    let entries: Vec<atom_syndication::Entry> = items
-        .iter()
-        .map(|item| {
-            let source = primary_source(item, lookup);
-            let mut links = Vec::new();
-            if let Some(link) = &item.link {
-                links.push(atom_syndication::Link {
-                    href: xml_text(link),
-                    rel: "alternate".into(),
-                    mime_type: Some("text/html".into()),
-                    ..Default::default()
-                });
-            }
-            if let Some(image) = &item.image {
-                links.push(atom_syndication::Link {
-                    href: xml_text(image),
-                    rel: "enclosure".into(),
-                    mime_type: Some(super::rss::image_mime(image).into()),
-                    ..Default::default()
-                });
-            }
-            let author_name = item.author.clone().unwrap_or_else(|| source.name.clone());
-            let updated = super::feed_time(item.updated.max(item.published)).with_timezone(&utc);
-            let portal = atom_syndication::Source {
-                title: atom_syndication::Text::plain(xml_text(&source.name)),
-                id: source
-                    .url
-                    .as_deref()
-                    .map(xml_text)
-                    .unwrap_or_else(|| format!("urn:headwire:source:{}", xml_text(&source.id))),
-                updated,
-                links: source
-                    .url
-                    .as_deref()
-                    .map(|url| {
-                        vec![atom_syndication::Link {
-                            href: xml_text(url),
-                            rel: "alternate".into(),
-                            mime_type: Some("text/html".into()),
-                            ..Default::default()
-                        }]
-                    })
-                    .unwrap_or_default(),
-                ..Default::default()
-            };
-            atom_syndication::Entry {
-                id: entry_urn(item),
-                title: atom_syndication::Text::plain(xml_text(super::display_title(item))),
-                updated,
-                published: Some(super::feed_time(item.published).with_timezone(&utc)),
-                // An entry without an alternate link must carry content (RFC 4287 §4.1.2):
-                // a story whose only link was unusable shows its summary, else its title.
-                content: item.link.is_none().then(|| atom_syndication::Content {
-                    value: Some(match &item.summary {
-                        Some(s) => summary_html(s, None),
-                        None => xml_text(super::display_title(item)),
-                    }),
-                    content_type: Some(
-                        if item.summary.is_some() {
-                            "html"
-                        } else {
-                            "text"
-                        }
-                        .into(),
-                    ),
-                    ..Default::default()
-                }),
-                links,
-                categories: item
-                    .labels
-                    .iter()
-                    .map(|label| atom_syndication::Category {
-                        term: xml_text(label),
-                        ..Default::default()
-                    })
-                    .collect(),
-                authors: vec![atom_syndication::Person {
-                    name: xml_text(&author_name),
-                    uri: if item.author.is_none() {
-                        source.url.as_deref().map(xml_text)
-                    } else {
-                        None
-                    },
-                    ..Default::default()
-                }],
-                summary: item
-                    .summary
-                    .as_deref()
-                    .map(|s| atom_syndication::Text::html(summary_html(s, item.link.as_deref()))),
-                source: Some(portal),
-                extensions: item.image.as_deref().map(media_content).unwrap_or_default(),
-                ..Default::default()
-            }
-        })
-        .collect();
-    let feed = atom_syndication::Feed {
-        id: xml_text(&meta.id),
-        title: atom_syndication::Text::plain(xml_text(&meta.title)),
-        updated: super::feed_time(meta.updated).with_timezone(&utc),
-        links: vec![
-            atom_syndication::Link {
-                href: xml_text(&meta.self_url),
-                rel: "self".into(),
-                mime_type: Some("application/atom+xml".into()),
-                ..Default::default()
-            },
-            atom_syndication::Link {
-                href: xml_text(&meta.site_url),
-                rel: "alternate".into(),
-                mime_type: Some("text/html".into()),
-                ..Default::default()
-            },
+    let mut w = XmlWriter::new(1024 + items.len() * 1024);
+    let media = items.iter().any(|i| i.image.is_some());
+    let mut feed_attrs = vec![("xmlns", "http://www.w3.org/2005/Atom")];
+    if media {
+        feed_attrs.push(("xmlns:media", MEDIA_NS));
+    }
+    w.open("feed", &feed_attrs);
+    w.text("title", &[], &meta.title);
+    w.text("id", &[], &meta.id);
+    w.text("updated", &[], &rfc3339(meta.updated));
+    w.empty(
+        "link",
+        &[
+            ("href", &meta.self_url),
+            ("rel", "self"),
+            ("type", "application/atom+xml"),
         ],
-        generator: Some(atom_syndication::Generator {
-            value: "headwire".into(),
-            uri: None,
-            version: Some(env!("CARGO_PKG_VERSION").into()),
-        }),
-        entries,
-        namespaces: if items.iter().any(|i| i.image.is_some()) {
-            BTreeMap::from([("media".to_string(), MEDIA_NS.to_string())])
-        } else {
-            BTreeMap::new()
-        },
-        ..Default::default()
-    };
-    feed.to_string()
+    );
+    alternate(&mut w, &meta.site_url);
+    w.text(
+        "generator",
+        &[("version", env!("CARGO_PKG_VERSION"))],
+        "headwire",
+    );
+    for item in items {
+        entry(&mut w, item, &primary_source(item, lookup));
+    }
+    w.close("feed");
+    w.finish()
+}
+
+/// `<link rel="alternate" type="text/html">`.
+fn alternate(w: &mut XmlWriter, href: &str) {
+    w.empty(
+        "link",
+        &[("href", href), ("rel", "alternate"), ("type", "text/html")],
+    );
+}
+
+/// One stored item as an `<entry>`.
+fn entry(w: &mut XmlWriter, item: &Item, source: &SourceInfo) {
+    let title = super::display_title(item);
+    let updated = rfc3339(item.updated.max(item.published));
+    w.open("entry", &[]);
+    w.text("title", &[], title);
+    w.text("id", &[], &entry_urn(item));
+    w.text("updated", &[], &updated);
+    w.text("published", &[], &rfc3339(item.published));
+    if let Some(link) = &item.link {
+        alternate(w, link);
+    }
+    if let Some(image) = &item.image {
+        let mime = super::rss::image_mime(image);
+        w.empty(
+            "link",
+            &[("href", image), ("rel", "enclosure"), ("type", mime)],
+        );
+    }
+    w.open("author", &[]);
+    match &item.author {
+        Some(author) => w.text("name", &[], author),
+        None => {
+            w.text("name", &[], &source.name);
+            if let Some(url) = &source.url {
+                w.text("uri", &[], url);
+            }
+        }
+    }
+    w.close("author");
+    for label in &item.labels {
+        w.empty("category", &[("term", label)]);
+    }
+    if let Some(summary) = &item.summary {
+        let html = summary_html(summary, item.link.as_deref());
+        w.text("summary", &[("type", "html")], &html);
+    }
+    // An entry without an alternate link must carry content (RFC 4287 §4.1.2): a story whose
+    // only link was unusable shows its summary, else its title.
+    if item.link.is_none() {
+        match &item.summary {
+            Some(summary) => w.text("content", &[("type", "html")], &summary_html(summary, None)),
+            None => w.text("content", &[("type", "text")], title),
+        }
+    }
+    w.open("source", &[]);
+    let fallback_id = format!("urn:headwire:source:{}", source.id);
+    w.text("id", &[], source.url.as_deref().unwrap_or(&fallback_id));
+    w.text("title", &[], &source.name);
+    w.text("updated", &[], &updated);
+    if let Some(url) = &source.url {
+        alternate(w, url);
+    }
+    w.close("source");
+    if let Some(image) = &item.image {
+        let mime = super::rss::image_mime(image);
+        w.empty(
+            "media:content",
+            &[("url", image), ("medium", "image"), ("type", mime)],
+        );
+    }
+    w.close("entry");
 }
 
 #[cfg(test)]

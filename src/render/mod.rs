@@ -1,5 +1,8 @@
 //! The render stage: stored items → RSS 2.0, Atom 1.0 and JSON Feed documents.
 //!
+//! RSS and Atom are written by one shared writer ([`xml`]; it says why not the `rss` and
+//! `atom_syndication` crates), JSON Feed by `serde_json`.
+//!
 //! Rendering is pure: it takes items and a [`FeedMeta`] and returns bytes. Rules owned here:
 //! every text that reaches XML goes through [`xml_text`], which removes the characters XML 1.0
 //! forbids (so a control character scraped from a page can never break a reader); every summary
@@ -10,10 +13,14 @@
 pub mod atom;
 pub mod json;
 pub mod rss;
+mod xml;
 
 use chrono::{DateTime, Utc};
 
 use crate::store::Item;
+
+/// The Media RSS namespace (`media:content` for images, in RSS and Atom alike).
+const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
 /// Document-level facts shared by all formats.
 #[derive(Debug, Clone)]
@@ -78,30 +85,8 @@ pub fn display_title(item: &Item) -> &str {
     }
 }
 
-/// Removes characters XML 1.0 does not allow (C0 controls except tab/LF/CR, U+FFFE, U+FFFF).
-pub fn xml_text(text: &str) -> String {
-    text.chars()
-        .filter(|&c| {
-            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
-        })
-        .collect()
-}
-
-/// Escapes text for XML element content or a double-quoted attribute, after removing the
-/// characters XML 1.0 forbids.
-pub fn push_xml_escaped(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-}
+// moved: re-export for callers outside this change
+pub use crate::text::{push_xml_escaped, xml_text};
 
 /// A summary made safe to show: sanitised with ammonia (script/style dropped with their
 /// content, event-handler attributes and `javascript:` URLs removed, links marked
@@ -180,7 +165,7 @@ pub fn entry_urn(item: &Item) -> String {
 }
 
 /// The item's source info (first source), falling back to the id.
-fn primary_source(item: &Item, lookup: SourceLookup<'_>) -> SourceInfo {
+pub fn primary_source(item: &Item, lookup: SourceLookup<'_>) -> SourceInfo {
     let id = item
         .sources
         .first()

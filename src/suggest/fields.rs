@@ -15,8 +15,8 @@ use chrono_tz::Tz;
 use scraper::{ElementRef, Selector};
 
 use super::dom::{classes, followable, parent, simple_of, width};
-use crate::normalize::text::clean_text;
 use crate::normalize::time::{parse_time, TimeContext};
+use crate::text::clean_text;
 
 /// At most this many items are read to choose the fields (the rest follow the same markup).
 pub const SAMPLE_ITEMS: usize = 60;

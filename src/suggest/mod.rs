@@ -22,6 +22,7 @@ use url::Url;
 use crate::config::{Config, SectionKind};
 use crate::fetch::charset::{self, DocKind};
 use crate::poll::process_body;
+use crate::selector::FIELDS;
 use dom::{classes, parent, simple, stable_id, width};
 
 /// Lists with fewer items than this are not headline lists.
@@ -95,20 +96,21 @@ pub struct Suggestion {
 }
 
 impl Suggestion {
-    /// The selector keys of this suggestion in config order, ready for a section block.
+    /// The selector keys of this suggestion in config order ([`FIELDS`]), ready for a section
+    /// block.
     pub fn fields(&self) -> Vec<(&'static str, &str)> {
-        let mut out = vec![
-            ("item", self.item.as_str()),
-            ("title", self.title.as_str()),
-            ("link", self.link.as_str()),
-        ];
-        for (key, value) in [
-            ("time", &self.time),
-            ("label", &self.label),
-            ("summary", &self.summary),
-        ] {
-            if let Some(v) = value {
-                out.push((key, v.as_str()));
+        let mut out = vec![("item", self.item.as_str())];
+        for field in &FIELDS {
+            let value = match field.name {
+                "title" => Some(&self.title),
+                "link" => Some(&self.link),
+                "time" => self.time.as_ref(),
+                "label" => self.label.as_ref(),
+                "summary" => self.summary.as_ref(),
+                _ => None,
+            };
+            if let Some(value) = value {
+                out.push((field.name, value.as_str()));
             }
         }
         out

@@ -12,7 +12,8 @@ use tokio::sync::watch;
 use crate::config::{Config, ConfigError, SectionKind};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
 use crate::normalize::text::fold_label;
-use crate::poll::{process_body, system_clock, Clock, Poller, SectionReport};
+use crate::clock::{system_clock, Clock};
+use crate::poll::{process_body, Poller, SectionReport};
 use crate::server::{self, AppState};
 use crate::store::{Retention, Store, StoreError};
 

@@ -7,10 +7,12 @@
 //! `app` wires the stages into the commands the binary offers.
 
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod extract;
 pub mod feeds_edit;
 pub mod fetch;
+pub mod metrics;
 pub mod normalize;
 pub mod opml_import;
 pub mod poll;

@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -36,6 +36,11 @@ use crate::fetch::charset::{self, DocKind};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::normalize::{normalize_headlines, NormalizeNotes, Observed};
 use crate::store::{BatchContext, SectionStatus, Store, StoreError};
+
+// moved: re-export for callers outside this change
+pub use crate::clock::{system_clock, Clock};
+// moved: re-export for callers outside this change
+pub use crate::metrics::PollMetrics;
 
 /// Backoff after consecutive failures never waits longer than this many intervals: long enough
 /// to stop hammering a broken site, short enough that a fixed site is noticed within hours.
@@ -55,14 +60,6 @@ pub const RELOAD_SPREAD: Duration = Duration::from_secs(10);
 /// headlines in seconds, while the per-host and global caps still space the requests out.
 /// Sections polled by an earlier run keep their spread over the first interval.
 pub const FIRST_POLL_SPREAD: Duration = Duration::from_secs(30);
-
-/// Where "now" comes from; tests inject a fixed clock.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-/// The wall clock.
-pub fn system_clock() -> Clock {
-    Arc::new(Utc::now)
-}
 
 /// Why a section's poll failed.
 #[derive(Debug, thiserror::Error)]
@@ -242,19 +239,6 @@ pub fn process_body(
     }
     processed.notes = notes;
     Ok(processed)
-}
-
-/// Counters exported on `/metrics`.
-#[derive(Debug, Default)]
-pub struct PollMetrics {
-    /// Polls attempted.
-    pub polls: AtomicU64,
-    /// Polls that failed.
-    pub failures: AtomicU64,
-    /// Polls answered 304 or with an unchanged body.
-    pub unchanged: AtomicU64,
-    /// Items created.
-    pub new_items: AtomicU64,
 }
 
 /// Per-host politeness: a concurrency cap and a minimum spacing between request starts.

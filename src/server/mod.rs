@@ -28,7 +28,8 @@ use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::Config;
-use crate::poll::{Clock, PollMetrics};
+use crate::clock::Clock;
+use crate::metrics::PollMetrics;
 use crate::render::{self, FeedMeta, SourceInfo};
 use crate::store::{Item, Query, Store, StoreError};
 use actix_web::web::Bytes;
@@ -948,7 +949,7 @@ mod tests {
         let text = "[[source]]\nid = \"s\"\nname = \"S\"\n[[source.section]]\nid = \"a\"\nname = \"A\"\nurl = \"http://127.0.0.1:9/\"\nitem = \"li\"\ntitle = \"a\"\n";
         let config = Arc::new(Config::parse(text, &path).unwrap());
         let store = Arc::new(Store::temporary().unwrap());
-        let state = AppState::new(config.clone(), store, crate::poll::system_clock());
+        let state = AppState::new(config.clone(), store, crate::clock::system_clock());
         let rendered = Arc::new(Rendered::new(
             Bytes::from_static(b"x"),
             HeaderValue::from_static("\"e\""),

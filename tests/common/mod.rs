@@ -131,7 +131,7 @@ impl Portal {
 }
 
 /// A fixed clock.
-pub fn fixed_clock(t: DateTime<Utc>) -> headwire::poll::Clock {
+pub fn fixed_clock(t: DateTime<Utc>) -> headwire::clock::Clock {
     Arc::new(move || t)
 }
 

@@ -9,10 +9,10 @@ use std::time::Duration;
 use actix_web::web;
 use tokio::sync::watch;
 
+use crate::clock::{system_clock, Clock};
 use crate::config::{Config, ConfigError, SectionKind};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
 use crate::normalize::text::fold_label;
-use crate::clock::{system_clock, Clock};
 use crate::poll::{process_body, Poller, SectionReport};
 use crate::server::{self, AppState};
 use crate::store::{Retention, Store, StoreError};

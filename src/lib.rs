@@ -9,6 +9,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod decode;
 pub mod extract;
 pub mod feeds_edit;
 pub mod fetch;

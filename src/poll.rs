@@ -4,7 +4,7 @@
 //! [`Poller::run`] supervises one task per section, keyed by the section's `source/section` key
 //! and a fingerprint of its settings. Each task sleeps until its next due time, then fetches under
 //! a per-host cap with a minimum delay between requests to one host and a global concurrency cap.
-//! A page goes fetch → decode → extract → normalize → store in [`Poller::poll_section`]; a `304`
+//! A page goes fetch (which decodes) → extract → normalize → store in [`Poller::poll_section`]; a `304`
 //! or an unchanged body (hashed together with the section's settings) stops right after the fetch
 //! and touches only the section's status. Failures back off exponentially per section (capped at
 //! [`BACKOFF_CAP`]× the interval, `Retry-After` honoured within that bound) and never touch stored
@@ -31,8 +31,8 @@ use tokio::time::Instant;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 use crate::config::{Config, PollSettings, Section, SectionKind, Source};
+use crate::decode::{decode_document, Decoded, Expect};
 use crate::extract::{feed, html};
-use crate::fetch::charset::{self, DocKind};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::normalize::{normalize_headlines, NormalizeNotes, Observed};
 use crate::store::{BatchContext, SectionStatus, Store, StoreError};
@@ -166,8 +166,16 @@ pub struct Processed {
     pub blocked: Vec<(Observed, crate::rules::Dropped)>,
 }
 
-/// Decodes, extracts and normalises a fetched body for a section, then applies the source's and
-/// section's `keep`/`block` rules (pure apart from logging).
+/// What a section's page is expected to be.
+pub fn expected(section: &Section) -> Expect {
+    match section.kind {
+        SectionKind::Html(_) => Expect::Html,
+        SectionKind::Feed => Expect::Feed,
+    }
+}
+
+/// Decodes, extracts and normalises a body for a section (see [`process_document`]); for
+/// callers that hold bytes rather than a fetch (`headwire check`, `suggest`, tests).
 pub fn process_body(
     bytes: &[u8],
     content_type: Option<&str>,
@@ -176,40 +184,41 @@ pub fn process_body(
     section: &Section,
     now: DateTime<Utc>,
 ) -> Result<Processed, PollError> {
+    let document = decode_document(bytes, content_type, expected(section));
+    process_document(&document, page_url, source, section, now)
+}
+
+/// Extracts and normalises a decoded page or feed for a section, then applies the source's and
+/// section's `keep`/`block` rules (pure apart from logging).
+pub fn process_document(
+    document: &Decoded,
+    page_url: &url::Url,
+    source: &Source,
+    section: &Section,
+    now: DateTime<Utc>,
+) -> Result<Processed, PollError> {
     let (headlines, mut processed) = match &section.kind {
         SectionKind::Html(rules) => {
-            let decoded = charset::decode(bytes, content_type, DocKind::Html);
-            let page = html::extract_page(&decoded.text, page_url, rules, section.limit)?;
+            let page = html::extract_page(&document.text, page_url, rules, section.limit)?;
             let processed = Processed {
                 matched: page.matched,
                 skipped_no_title: page.skipped_no_title,
                 skipped_no_link: page.skipped_no_link,
                 unmatched_fields: page.unmatched_fields,
-                charset: decoded.explain(),
+                charset: document.explain(),
                 ..Processed::default()
             };
             (page.headlines, processed)
         }
         SectionKind::Feed => {
-            let trimmed = bytes
-                .iter()
-                .position(|b| !b.is_ascii_whitespace())
-                .map_or(bytes, |start| &bytes[start..]);
-            let kind = if trimmed.starts_with(b"{") {
-                DocKind::Json
-            } else {
-                DocKind::Xml
-            };
-            let decoded = charset::decode(bytes, content_type, kind);
-            let text = charset::strip_xml_encoding_declaration(&decoded.text);
-            let parsed = feed::parse_feed_limited(&text, page_url, section.limit)?;
+            let parsed = feed::parse_feed_limited(&document.text, page_url, section.limit)?;
             let mut headlines = parsed.headlines;
             if let Some(limit) = section.limit {
                 headlines.truncate(limit);
             }
             let processed = Processed {
                 matched: headlines.len(),
-                charset: decoded.explain(),
+                charset: document.explain(),
                 ..Processed::default()
             };
             (headlines, processed)
@@ -833,7 +842,8 @@ impl Poller {
     }
 }
 
-/// Decodes, extracts, normalises and stores one body; returns (found, new).
+/// Decodes (through the fetch), extracts, normalises and stores one body; returns (found, new,
+/// blocked).
 fn process_and_store(
     store: &Store,
     metrics: &PollMetrics,
@@ -844,14 +854,8 @@ fn process_and_store(
     now: DateTime<Utc>,
 ) -> Result<(usize, usize, usize), PollError> {
     inject_test_panic(&section.key(source));
-    let processed = process_body(
-        &body.bytes,
-        body.content_type.as_deref(),
-        &body.final_url,
-        source,
-        section,
-        now,
-    )?;
+    let document = body.document(expected(section));
+    let processed = process_document(&document, &body.final_url, source, section, now)?;
     // One line per page and kind, not per headline: an archive page prints the same old
     // dates on every poll.
     let notes = &processed.notes;

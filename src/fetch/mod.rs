@@ -1,12 +1,20 @@
-//! The fetch stage: one HTTP GET per poll, bounded in time and size, conditional when possible,
-//! and decoded to text with the right charset (`charset`).
+//! The fetch stage: one HTTP GET per poll, bounded in time and size, conditional when possible.
+//!
+//! [`Fetcher::fetch`] sends the `Accept` header, the source's extra headers and the validators of
+//! the last good fetch (`If-None-Match`, `If-Modified-Since`), and answers
+//! [`FetchOutcome::NotModified`] or the raw body ([`Fetched`]) with the validators and URL to
+//! remember. [`Fetched::document`] turns that body into text with the charset
+//! [`crate::decode`] decides, so callers never see bytes they would have to decode themselves.
 //!
 //! Rules owned here: a body is never buffered beyond the configured cap (counted after
 //! decompression, so a small gzip bomb is refused as surely as a big page), redirects stop after
-//! [`MAX_REDIRECTS`] hops, and every failure is classified into a kind a user can act on (DNS,
-//! connect, timeout, HTTP status, too large, redirect, decode, truncated) for the section's status.
+//! [`MAX_REDIRECTS`] hops, `Retry-After` (seconds or any HTTP date form) is read with 429 and
+//! 503, and every failure is classified into a kind a user can act on (DNS, connect, timeout,
+//! HTTP status, too large, redirect, decode, truncated) for the section's status.
 
-pub mod charset;
+// moved: re-export for callers outside this change
+pub use crate::decode as charset;
+use crate::decode::{decode_document, Decoded, Expect};
 
 use std::time::Duration;
 
@@ -38,6 +46,14 @@ pub struct Fetched {
     pub validators: Validators,
     /// The URL after redirects (links resolve against it).
     pub final_url: url::Url,
+}
+
+impl Fetched {
+    /// The body as text of the kind `expect`s, decoded with the charset the header, the
+    /// document and the bytes agree on (see [`crate::decode`]).
+    pub fn document(&self, expect: Expect) -> Decoded {
+        decode_document(&self.bytes, self.content_type.as_deref(), expect)
+    }
 }
 
 /// The result of a successful request.

@@ -27,8 +27,8 @@ use actix_web::{guard, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::config::Config;
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::metrics::PollMetrics;
 use crate::render::{self, FeedMeta, SourceInfo};
 use crate::store::{Item, Query, Store, StoreError};

@@ -19,11 +19,12 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::access::token_denied;
 use super::cache::{FeedDeps, Rendered};
 use super::headers;
 use super::lookup::SectionLookup;
+use super::paths::{Format, Route};
 use super::query::{parse_query, FeedQuery, QueryError};
-use super::routes::token_denied;
 use super::AppState;
 use crate::config::Config;
 use crate::render::{self, FeedMeta, SourceInfo};
@@ -162,37 +163,6 @@ impl RenderSlots {
     }
 }
 
-/// The feed formats served (the discriminant is the route's index in `ROUTES`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// RSS 2.0.
-    Rss,
-    /// Atom 1.0.
-    Atom,
-    /// JSON Feed 1.1.
-    Json,
-}
-
-impl Format {
-    /// The path that serves this format.
-    pub fn path(self) -> &'static str {
-        match self {
-            Format::Rss => "/feed.rss",
-            Format::Atom => "/feed.atom",
-            Format::Json => "/feed.json",
-        }
-    }
-
-    /// The response content type.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Rss => "application/rss+xml; charset=utf-8",
-            Format::Atom => "application/atom+xml; charset=utf-8",
-            Format::Json => "application/feed+json; charset=utf-8",
-        }
-    }
-}
-
 /// Formats a time as an HTTP date.
 pub fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
@@ -235,13 +205,13 @@ async fn feed(req: &HttpRequest, state: &web::Data<AppState>, format: Format) ->
         None => match render_miss(req, state, format).await {
             Ok(rendered) => rendered,
             Err(response) => {
-                state.metrics.record_at(format as usize, started);
+                state.metrics.record(Route::Feed(format), started);
                 return response;
             }
         },
     };
     let response = respond(req, format, &rendered);
-    state.metrics.record_at(format as usize, started);
+    state.metrics.record(Route::Feed(format), started);
     response
 }
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use actix_web::{web, HttpResponse};
 
+use super::paths::{Route, ROUTES};
 use super::AppState;
 
 /// Request counters by route, for `/metrics`.
@@ -30,27 +31,10 @@ pub(super) struct RouteMetrics {
     micros: AtomicU64,
 }
 
-pub(super) const ROUTES: [&str; 8] = [
-    "/feed.rss",
-    "/feed.atom",
-    "/feed.json",
-    "/",
-    "/opml",
-    "/api/status",
-    "/healthz",
-    "/metrics",
-];
-
 impl ServerMetrics {
-    pub(super) fn record(&self, route: &str, started: Instant) {
-        if let Some(i) = ROUTES.iter().position(|r| *r == route) {
-            self.record_at(i, started);
-        }
-    }
-
-    /// Counts a request for `ROUTES[index]` (feeds pass their index: no string search).
-    pub(super) fn record_at(&self, index: usize, started: Instant) {
-        if let Some(route) = self.routes.get(index) {
+    /// Counts a request for `route` and the time it took since `started`.
+    pub(super) fn record(&self, route: Route, started: Instant) {
+        if let Some(route) = self.routes.get(route.index()) {
             route.requests.fetch_add(1, Ordering::Relaxed);
             route
                 .micros
@@ -64,7 +48,7 @@ pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
     let mut out = String::new();
     out.push_str("# HELP headwire_http_requests_total Requests served, by route.\n# TYPE headwire_http_requests_total counter\n");
-    for (i, route) in ROUTES.iter().enumerate() {
+    for (i, route) in ROUTES.iter().map(|r| r.path()).enumerate() {
         let _ = writeln!(
             out,
             "headwire_http_requests_total{{route=\"{route}\"}} {}",
@@ -72,7 +56,7 @@ pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         );
     }
     out.push_str("# HELP headwire_http_request_duration_seconds Time spent serving, by route.\n# TYPE headwire_http_request_duration_seconds summary\n");
-    for (i, route) in ROUTES.iter().enumerate() {
+    for (i, route) in ROUTES.iter().map(|r| r.path()).enumerate() {
         let _ = writeln!(
             out,
             "headwire_http_request_duration_seconds_sum{{route=\"{route}\"}} {:.6}\n\
@@ -121,7 +105,7 @@ pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
              # TYPE headwire_new_items_total counter\nheadwire_new_items_total {new_items}"
         );
     }
-    state.metrics.record("/metrics", started);
+    state.metrics.record(Route::Metrics, started);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(out)

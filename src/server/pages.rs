@@ -6,9 +6,10 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::access::{bad_request, token_denied};
+use super::paths::{Format, Route};
 use super::query::page_token;
-use super::routes::{bad_request, token_denied};
-use super::{AppState, Format};
+use super::AppState;
 use crate::normalize::text::{escape_html, fold_label};
 
 /// `?token=…` to append to links when the server has a token (empty otherwise). The page's
@@ -121,7 +122,7 @@ pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         },
         Err(denied) => denied,
     };
-    state.metrics.record("/", started);
+    state.metrics.record(Route::Index, started);
     response
 }
 
@@ -173,7 +174,7 @@ fn index_html(state: &AppState, token: &str) -> String {
     let _ = write!(
         html,
         "<a class=\"fmt\" href=\"{}\">OPML</a></p></section>",
-        escape_html(&format!("{base}/opml{token}"))
+        escape_html(&format!("{base}{}{token}", Route::Opml.path()))
     );
     // The filter form: a GET form whose buttons pick the format (no JavaScript needed).
     html.push_str(
@@ -278,9 +279,9 @@ fn index_html(state: &AppState, token: &str) -> String {
         html,
         "<footer><a href=\"{status}\">status (JSON)</a> · <a href=\"{metrics}\">metrics</a> · \
          <a href=\"{opml}\">OPML</a> · headwire {version}</footer></main></body></html>",
-        status = escape_html(&format!("{base}/api/status{token}")),
-        metrics = escape_html(&format!("{base}/metrics")),
-        opml = escape_html(&format!("{base}/opml{token}")),
+        status = escape_html(&format!("{base}{}{token}", Route::Status.path())),
+        metrics = escape_html(&format!("{base}{}", Route::Metrics.path())),
+        opml = escape_html(&format!("{base}{}{token}", Route::Opml.path())),
         version = env!("CARGO_PKG_VERSION"),
     );
     html
@@ -312,7 +313,7 @@ pub(super) async fn opml(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
         },
         Err(denied) => denied,
     };
-    state.metrics.record("/opml", started);
+    state.metrics.record(Route::Opml, started);
     response
 }
 
@@ -363,7 +364,7 @@ pub(super) async fn status(req: HttpRequest, state: web::Data<AppState>) -> Http
         },
         Err(denied) => denied,
     };
-    state.metrics.record("/api/status", started);
+    state.metrics.record(Route::Status, started);
     response
 }
 

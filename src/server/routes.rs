@@ -1,5 +1,5 @@
-//! The routes: the paths served, the router built from them, and what every route shares
-//! (`405` with `Allow` for other methods, the optional token, plain-text `400`s).
+//! The router, built from the table in [`super::paths`]: a handler per route, `405` with
+//! `Allow` for any other method, and `/healthz`.
 
 use std::time::Instant;
 
@@ -7,31 +7,40 @@ use actix_web::http::header;
 use actix_web::{guard, web, HttpRequest, HttpResponse};
 
 use super::feeds::{feed_atom, feed_json, feed_rss};
+use super::paths::{Format, Route, ROUTES};
 use super::{metrics, pages, query, AppState};
-use crate::config::Config;
 
 /// The methods every route answers (the `Allow` header of a `405`).
 pub const ALLOW: &str = "GET, HEAD";
 
-/// Registers every route (GET, and HEAD for link checkers; any other method gets `405` with
-/// `Allow`). Feeds negotiate their own compression (cached compressed copies); every other
-/// route goes through actix's `Compress` middleware.
+/// Registers every route of [`ROUTES`] (GET, and HEAD for link checkers; any other method gets
+/// `405` with `Allow`). Feeds negotiate their own compression (cached compressed copies); every
+/// other route goes through actix's `Compress` middleware.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
-    let resource =
-        |path: &str| web::resource(path.to_string()).default_service(web::to(method_not_allowed));
-    cfg.service(resource("/feed.rss").route(get_or_head().to(feed_rss)))
-        .service(resource("/feed.atom").route(get_or_head().to(feed_atom)))
-        .service(resource("/feed.json").route(get_or_head().to(feed_json)))
-        .service(
-            web::scope("")
-                .wrap(actix_web::middleware::Compress::default())
-                .service(resource("/healthz").route(get_or_head().to(healthz)))
-                .service(resource("/").route(get_or_head().to(pages::index)))
-                .service(resource("/opml").route(get_or_head().to(pages::opml)))
-                .service(resource("/api/status").route(get_or_head().to(pages::status)))
-                .service(resource("/metrics").route(get_or_head().to(metrics::metrics))),
-        );
+    let mut compressed = web::scope("").wrap(actix_web::middleware::Compress::default());
+    for route in ROUTES {
+        let get_or_head = web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
+        let handler = match route {
+            Route::Feed(Format::Rss) => get_or_head.to(feed_rss),
+            Route::Feed(Format::Atom) => get_or_head.to(feed_atom),
+            Route::Feed(Format::Json) => get_or_head.to(feed_json),
+            Route::Index => get_or_head.to(pages::index),
+            Route::Opml => get_or_head.to(pages::opml),
+            Route::Status => get_or_head.to(pages::status),
+            Route::Health => get_or_head.to(healthz),
+            Route::Metrics => get_or_head.to(metrics::metrics),
+        };
+        let resource = web::resource(route.path())
+            .default_service(web::to(method_not_allowed))
+            .route(handler);
+        match route {
+            Route::Feed(_) => {
+                cfg.service(resource);
+            }
+            _ => compressed = compressed.service(resource),
+        }
+    }
+    cfg.service(compressed);
 }
 
 /// `405` for a known path asked with a method other than GET or HEAD.
@@ -51,41 +60,6 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let response = HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body("ok\n");
-    state.metrics.record("/healthz", started);
+    state.metrics.record(Route::Health, started);
     response
-}
-
-/// A one-line plain-text `400`.
-pub(super) fn bad_request(reason: &str) -> HttpResponse {
-    HttpResponse::BadRequest()
-        .content_type("text/plain; charset=utf-8")
-        .body(format!("{reason}\n"))
-}
-
-/// Constant-time string comparison (token checks must not leak a prefix through timing).
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
-    for i in 0..a.len().max(b.len()) {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
-    }
-    diff == 0
-}
-
-/// Checks the optional `server.token`; `None` when access is allowed.
-pub(super) fn token_denied(config: &Config, given: Option<&str>) -> Option<HttpResponse> {
-    let expected = config.server.token.as_deref()?;
-    match given {
-        Some(token) if constant_time_eq(token, expected) => None,
-        Some(_) => Some(
-            HttpResponse::Forbidden()
-                .content_type("text/plain; charset=utf-8")
-                .body("`token` is wrong\n"),
-        ),
-        None => Some(
-            HttpResponse::Unauthorized()
-                .content_type("text/plain; charset=utf-8")
-                .body("this server needs `?token=` on feed URLs\n"),
-        ),
-    }
 }

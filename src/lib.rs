@@ -13,6 +13,7 @@ pub mod decode;
 pub mod extract;
 pub mod feeds_edit;
 pub mod fetch;
+pub mod http_date;
 pub mod metrics;
 pub mod normalize;
 pub mod opml_import;

@@ -354,15 +354,16 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// `Retry-After` as seconds: delta-seconds or an HTTP date.
+/// `Retry-After` as seconds from now: delta-seconds, or an HTTP date in any of its three forms
+/// (a date in the past is `0`).
 fn parse_retry_after(value: &str) -> Option<u64> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(seconds);
     }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.num_seconds().max(0) as u64)
+    let when = crate::http_date::parse_seconds(value.as_bytes())?;
+    let delta = when.saturating_sub(chrono::Utc::now().timestamp());
+    Some(u64::try_from(delta).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -374,6 +375,14 @@ mod tests {
         assert_eq!(parse_retry_after("120"), Some(120));
         assert_eq!(parse_retry_after(" 5 "), Some(5));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0));
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:28:00 GMT"),
+            Some(0)
+        );
+        assert_eq!(parse_retry_after("Wed Oct 21 07:28:00 2015"), Some(0));
+        let later = chrono::Utc::now() + chrono::Duration::hours(2);
+        let asked = parse_retry_after(&crate::http_date::format(later)).unwrap();
+        assert!((7190..=7200).contains(&asked), "{asked}");
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -163,11 +163,6 @@ impl RenderSlots {
     }
 }
 
-/// Formats a time as an HTTP date.
-pub fn http_date(t: DateTime<Utc>) -> String {
-    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
 fn unix_minute(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(60)
 }
@@ -419,7 +414,7 @@ fn render_feed(
     let rendered = Rendered::new(
         Bytes::from(body),
         etag,
-        header(http_date(updated))?,
+        header(crate::http_date::format(updated))?,
         updated.timestamp(),
         header(cache_control(max_age))?,
     );

@@ -47,7 +47,7 @@ use lookup::SectionLookup;
 use metrics::ServerMetrics;
 
 pub use access::constant_time_eq;
-pub use feeds::{http_date, FeedError, RENDER_WAIT, RETRY_AFTER_SECS};
+pub use feeds::{FeedError, RENDER_WAIT, RETRY_AFTER_SECS};
 pub use paths::{Format, Route, ROUTES};
 pub use routes::{routes, ALLOW};
 

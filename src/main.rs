@@ -147,10 +147,7 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
         }
         Command::Poll { once } => {
             if !once {
-                return Err(app::AppError::Other(
-                    "`headwire poll` needs --once (use `headwire serve` to poll continuously)"
-                        .into(),
-                ));
+                return Err(app::AppError::PollNeedsOnce);
             }
             let reports = app::poll_once(&cli.config).await?;
             let mut failed = 0;
@@ -228,12 +225,17 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
             name,
             pick,
         } => {
-            let timezone = match timezone {
-                Some(zone) => Some(zone.parse::<chrono_tz::Tz>().map_err(|_| {
-                    app::AppError::Other(format!("--timezone `{zone}` is not an IANA time zone"))
-                })?),
-                None => None,
-            };
+            let timezone =
+                match timezone {
+                    Some(zone) => Some(zone.parse::<chrono_tz::Tz>().map_err(|_| {
+                        app::AppError::Argument {
+                            flag: "--timezone",
+                            value: zone.clone(),
+                            expected: "use an IANA time zone name (Asia/Shanghai, Europe/Berlin)",
+                        }
+                    })?),
+                    None => None,
+                };
             let request = app::SuggestRequest {
                 url: url.or(page),
                 file,

@@ -37,7 +37,10 @@ impl Poller {
     ) -> SectionReport {
         let key = section.key(source);
         let error = PollError::Internal(message);
-        let mut status = self.store.section_status(&key).unwrap_or_default();
+        let mut status = self.store.section_status(&key).unwrap_or_else(|e| {
+            tracing::error!(section = %key, "cannot read poll status ({e}); its failure count starts again");
+            SectionStatus::default()
+        });
         status.last_attempt = Some((self.clock)());
         note_failure(&key, &mut status, &error, &self.metrics);
         if let Err(e) = self.store.set_section_status(&key, &status) {
@@ -83,8 +86,20 @@ impl Poller {
         };
 
         let mut report = SectionReport::empty(key.clone());
-        let mut status = self.store.section_status(&key).unwrap_or_default();
         self.metrics.polls.fetch_add(1, Ordering::Relaxed);
+        let mut status = match self.store.section_status(&key) {
+            Ok(status) => status,
+            // Without its status a poll cannot send its validators or count its failures, and
+            // writing a fresh one would erase them: the poll fails with the store's error.
+            Err(e) => {
+                let error = PollError::Store(e);
+                let mut unread = SectionStatus::default();
+                note_failure(&key, &mut unread, &error, &self.metrics);
+                report.error = Some(error);
+                report.consecutive_failures = unread.consecutive_failures;
+                return Ok(report);
+            }
+        };
         status.last_attempt = Some((self.clock)());
         // Validators earned under other settings (selectors edited while headwire was stopped)
         // would let the portal answer 304 to a page the new rules never read.

@@ -195,8 +195,12 @@ impl Poller {
     /// spread over the first interval.
     fn startup_delay(&self, key: &str, section: &Section) -> Duration {
         let spread = initial_delay(key, section.interval);
-        let Ok(status) = self.store.section_status(key) else {
-            return spread;
+        let status = match self.store.section_status(key) {
+            Ok(status) => status,
+            Err(e) => {
+                tracing::warn!(section = %key, "cannot read poll status ({e}); first poll spread over the interval");
+                return spread;
+            }
         };
         let Some(last) = status.last_attempt else {
             return initial_delay(key, section.interval.min(FIRST_POLL_SPREAD));

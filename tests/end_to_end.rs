@@ -35,21 +35,15 @@ strip_params = ["s"]
 id = "politics"
 name = "时政"
 url = "{portal}/politics/"
-item = "ul.list > li"
-title = "h4.module-title a"
-link = "h4.module-title a@href"
-time = ".module-interact span"
-label = "a.interact-key"
+{LIST_SELECTORS}
+{LIST_LABEL}
 
 [[source.section]]
 id = "world"
 name = "国际"
 url = "{portal}/world/"
-item = "ul.list > li"
-title = "h4.module-title a"
-link = "h4.module-title a@href"
-time = ".module-interact span"
-label = "a.interact-key"
+{LIST_SELECTORS}
+{LIST_LABEL}
 
 [[source.section]]
 id = "broken"

@@ -57,6 +57,22 @@ pub fn list_page(title: &str, stories: &[Story]) -> String {
     html
 }
 
+/// The selectors that read [`list_page`] markup (title, link and time; labels are
+/// [`LIST_LABEL`]): the one copy every test config uses.
+pub const LIST_SELECTORS: &str = r#"item = "ul.list > li"
+title = "h4.module-title a"
+link = "h4.module-title a@href"
+time = ".module-interact span""#;
+
+/// The selector for [`list_page`]'s section labels.
+pub const LIST_LABEL: &str = r#"label = "a.interact-key""#;
+
+/// An html `[[source.section]]` reading [`list_page`] markup at `url`; `extra` is appended
+/// verbatim (e.g. `limit = 1`).
+pub fn list_section(id: &str, url: &str, extra: &str) -> String {
+    format!("\n[[source.section]]\nid = \"{id}\"\nurl = \"{url}\"\n{LIST_SELECTORS}\n{extra}\n")
+}
+
 /// What a fixture route answers.
 #[derive(Clone, Debug)]
 pub enum Reply {

@@ -307,19 +307,7 @@ pub fn source(id: &str, fixture: &Fixture) -> String {
 
 /// An html section reading `common::list_page` markup at `path`; `extra` is appended.
 pub fn html_section(id: &str, fixture: &Fixture, path: &str, extra: &str) -> String {
-    format!(
-        r#"
-[[source.section]]
-id = "{id}"
-url = "{}"
-item = "ul.list > li"
-title = "h4.module-title a"
-link = "h4.module-title a@href"
-time = ".module-interact span"
-{extra}
-"#,
-        fixture.url(path)
-    )
+    crate::common::list_section(id, &fixture.url(path), extra)
 }
 
 /// A `kind = "feed"` section at `path`.

@@ -13,10 +13,7 @@ use chrono::{DateTime, Utc};
 use headwire::config::Config;
 use headwire::store::Store;
 
-#[path = "../common/mod.rs"]
-pub mod common;
-
-pub use common::{fixed_clock, fixture_now, Portal, Reply};
+pub use crate::common::{fixed_clock, fixture_now, Portal, Reply};
 
 /// One story on a fixture page, with the optional fields headwire can extract.
 #[derive(Clone, Debug)]
@@ -169,14 +166,14 @@ pub fn config_text(portal: &str, base_url: &str, token: Option<&str>) -> String 
     let token = token
         .map(|t| format!("token = {}\n", toml_string(t)))
         .unwrap_or_default();
-    let html_rules = r#"item = "ul.list > li"
-title = "h4.module-title a"
-link = "h4.module-title a@href"
-time = ".module-interact span"
-label = "a.interact-key"
-summary = "p.summary"
+    let html_rules = format!(
+        "{}\n{}\n{}",
+        crate::common::LIST_SELECTORS,
+        crate::common::LIST_LABEL,
+        r#"summary = "p.summary"
 author = "span.author"
-image = "img@src""#;
+image = "img@src""#
+    );
     format!(
         r#"
 [server]

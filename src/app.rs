@@ -548,6 +548,26 @@ async fn fetch_page(
     }
 }
 
+/// The page `check` and `suggest` read: a saved `file` (no content type; links resolve against
+/// `page_url`), or else `page_url` fetched the way polling fetches.
+async fn read_or_fetch(
+    file: Option<&Path>,
+    settings: &crate::config::PollSettings,
+    page_url: url::Url,
+    headers: &[(String, String)],
+) -> Result<(Vec<u8>, Option<String>, url::Url), AppError> {
+    match file {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|source| AppError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            Ok((bytes, None, page_url))
+        }
+        None => fetch_page(settings, &page_url, headers).await,
+    }
+}
+
 /// One row of `headwire check` output.
 #[derive(Debug, Clone)]
 pub struct CheckRow {
@@ -608,16 +628,8 @@ pub async fn check(
         })?,
         None => section.url.clone(),
     };
-    let (bytes, content_type, page_url) = match file {
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|source| AppError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            (bytes, None, page_url)
-        }
-        None => fetch_page(&config.poll, &page_url, &source.headers).await?,
-    };
+    let (bytes, content_type, page_url) =
+        read_or_fetch(file, &config.poll, page_url, &source.headers).await?;
     let now = chrono::Utc::now();
     let processed = process_body(
         &bytes,
@@ -796,22 +808,12 @@ pub async fn suggest(
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .ok_or_else(|| AppError::NotHttp(url_text.to_string()))?;
-    let (bytes, content_type, page_url) = match &request.file {
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|source| AppError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            (bytes, None, page_url)
-        }
-        None => {
-            let settings = config.as_ref().map(|c| c.poll.clone()).unwrap_or_default();
-            let headers = existing_source
-                .map(|s| s.headers.clone())
-                .unwrap_or_default();
-            fetch_page(&settings, &page_url, &headers).await?
-        }
-    };
+    let settings = config.as_ref().map(|c| c.poll.clone()).unwrap_or_default();
+    let headers = existing_source
+        .map(|s| s.headers.clone())
+        .unwrap_or_default();
+    let (bytes, content_type, page_url) =
+        read_or_fetch(request.file.as_deref(), &settings, page_url, &headers).await?;
     let options = crate::suggest::SuggestOptions {
         timezone,
         now: chrono::Utc::now(),

@@ -139,6 +139,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The exit code of a command that ran: failure when it found nothing to show.
+fn failure_if(nothing: bool) -> ExitCode {
+    if nothing {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
     match cli.command {
         Command::Serve { watch } => {
@@ -167,11 +176,7 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
                 reports.len() - failed,
                 failed
             );
-            Ok(if !reports.is_empty() && failed == reports.len() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(failure_if(!reports.is_empty() && failed == reports.len()))
         }
         Command::Check { section, file, url } => {
             let config = Config::load(&cli.config)?;
@@ -210,11 +215,7 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
                     report.blocked.len()
                 );
             }
-            Ok(if report.rows.is_empty() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(failure_if(report.rows.is_empty()))
         }
         Command::Suggest {
             page,
@@ -246,11 +247,7 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
             };
             let report = app::suggest(&cli.config, &request).await?;
             print_suggestions(&report);
-            Ok(if report.suggestions.is_empty() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(failure_if(report.suggestions.is_empty()))
         }
         Command::Import {
             opml,

@@ -109,21 +109,33 @@ fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
         .unwrap_or_else(|| "never".into())
 }
 
-/// `/`: sources, sections, counts, poll state, subscribe links and a filter form; plain HTML
-/// and CSS (no JavaScript), `<link rel="alternate">` for autodiscovery.
-pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+/// Serves a page for people or tools: the token check (the token suffix its links carry starts
+/// with `?` when `first`), then `build` on the blocking pool; counted under `route`.
+async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    route: Route,
+    first: bool,
+    content_type: &'static str,
+    build: fn(&AppState, &str) -> String,
+) -> HttpResponse {
     let started = Instant::now();
-    let response = match token_param(&state, &req, true) {
-        Ok(token) => match off_worker(&state, move |state| index_html(state, &token)).await {
-            Ok(html) => HttpResponse::Ok()
-                .content_type("text/html; charset=utf-8")
-                .body(html),
+    let response = match token_param(&state, &req, first) {
+        Ok(token) => match off_worker(&state, move |state| build(state, &token)).await {
+            Ok(body) => HttpResponse::Ok().content_type(content_type).body(body),
             Err(failed) => failed,
         },
         Err(denied) => denied,
     };
-    state.metrics.record(Route::Index, started);
+    state.metrics.record(route, started);
     response
+}
+
+/// `/`: sources, sections, counts, poll state, subscribe links and a filter form; plain HTML
+/// and CSS (no JavaScript), `<link rel="alternate">` for autodiscovery.
+pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let html = "text/html; charset=utf-8";
+    page(req, state, Route::Index, true, html, index_html).await
 }
 
 /// The index page's HTML (reads counters and poll status for every section).
@@ -303,18 +315,8 @@ fn human_interval(d: std::time::Duration) -> String {
 
 /// `/opml`: one outline per section feed, grouped by source.
 pub(super) async fn opml(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let started = Instant::now();
-    let response = match token_param(&state, &req, false) {
-        Ok(token) => match off_worker(&state, move |state| opml_text(state, &token)).await {
-            Ok(body) => HttpResponse::Ok()
-                .content_type("text/x-opml; charset=utf-8")
-                .body(body),
-            Err(failed) => failed,
-        },
-        Err(denied) => denied,
-    };
-    state.metrics.record(Route::Opml, started);
-    response
+    let opml = "text/x-opml; charset=utf-8";
+    page(req, state, Route::Opml, false, opml, opml_text).await
 }
 
 /// The OPML document (one pass over the configuration; large installations have thousands
@@ -354,18 +356,11 @@ fn opml_text(state: &AppState, token: &str) -> String {
 
 /// `/api/status`: poll state per section.
 pub(super) async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let started = Instant::now();
-    let response = match token_param(&state, &req, true) {
-        Ok(_) => match off_worker(&state, status_json).await {
-            Ok(body) => HttpResponse::Ok()
-                .content_type("application/json")
-                .body(body),
-            Err(failed) => failed,
-        },
-        Err(denied) => denied,
-    };
-    state.metrics.record(Route::Status, started);
-    response
+    let json = "application/json";
+    page(req, state, Route::Status, true, json, |state, _| {
+        status_json(state)
+    })
+    .await
 }
 
 /// The status document (one poll-status read and one counter read per section).

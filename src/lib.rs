@@ -3,8 +3,11 @@
 //! Configured portal sections (web pages that list headlines) and feeds are polled, their
 //! headlines extracted, normalised and deduplicated into a sled store, and served as merged,
 //! filterable RSS, Atom and JSON feeds. The pipeline flows one way, one module per stage:
-//! `config` → `poll` → `fetch` → `extract` → `normalize` → `store` ← `render` ← `server`.
-//! `app` wires the stages into the commands the binary offers.
+//! `config` → `poll` → `fetch` (→ `decode`) → `extract` → `normalize` → `store` ← `render` ←
+//! `server`. `fetch` hands the poller decoded text; `decode` owns the charset decision. Three
+//! leaves carry what both ends need without one importing the other: `clock` (where "now" comes
+//! from), `metrics` (the poller's counters the server shows) and `http_date` (HTTP dates read
+//! and written). `app` wires the stages into the commands the binary offers; `main` is the CLI.
 
 pub mod app;
 pub mod clock;

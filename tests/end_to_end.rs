@@ -11,25 +11,10 @@ use headwire::config::Config;
 use headwire::store::Store;
 
 fn write_config(dir: &Path, portal: &str, dead_port: u16) -> std::path::PathBuf {
+    let head = config_head("http://feeds.test", "", "");
+    let source = portal_source(portal, "interval = \"1h\"\nstrip_params = [\"s\"]");
     let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-base_url = "http://feeds.test"
-
-[store]
-path = "data"
-
-[poll]
-host_delay = "0"
-
-[[source]]
-id = "portal"
-name = "观察者网测试"
-url = "{portal}/"
-timezone = "Asia/Shanghai"
-interval = "1h"
-strip_params = ["s"]
+        r#"{head}{source}
 
 [[source.section]]
 id = "politics"

@@ -14,11 +14,12 @@
 //! `503` with `Retry-After` and a reason.
 //!
 //! The files: [`paths`] is the one table of routes; [`routes`] builds the router from it (with
-//! `405`s); [`access`] checks the token; [`feeds`] answers the three feed formats (cache hit, or a render in a slot
-//! under a budget); [`pages`] the index page, OPML and `/api/status`; [`metrics`] the request
-//! counters and `/metrics`; [`lookup`] resolves `?section=` values; [`query`], [`headers`] and
-//! [`cache`] parse the request and keep rendered feeds. This file holds the shared state and
-//! builds the server.
+//! `405`s and `/healthz`); [`access`] checks the token; [`feeds`] answers the three feed formats
+//! (cache hit, or a render in a slot under a budget); `pages` serves the index page, OPML and
+//! `/api/status`; [`metrics`] counts requests and writes `/metrics`, with the poller's counters
+//! read from [`crate::metrics`] (the server never imports the poller); [`lookup`] resolves
+//! `?section=` values; [`query`], [`headers`] and [`cache`] parse the request and keep rendered
+//! feeds. This file holds the shared state and builds the server.
 
 pub mod access;
 pub mod cache;

@@ -57,6 +57,37 @@ pub fn list_page(title: &str, stories: &[Story]) -> String {
     html
 }
 
+/// An HTTP/1.1 response head with `Connection: close` and `headers`, for the fixture servers
+/// that write raw bytes (framing headers are the caller's).
+pub fn response_head(status: u16, headers: &[(&str, String)]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} Fixture\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+/// The head of every test `feeds.toml`: `[server]` on port 0 with `base_url` (and
+/// `server_extra` lines, e.g. a token), `[store]` in `data` next to the file, and `[poll]` without
+/// politeness delays (and `poll_extra` lines).
+pub fn config_head(base_url: &str, server_extra: &str, poll_extra: &str) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"{base_url}\"\n{server_extra}\n\
+         [store]\npath = \"data\"\n\n\
+         [poll]\nhost_delay = \"0\"\n{poll_extra}\n"
+    )
+}
+
+/// The fixture portal's `[[source]]` (id `portal`, Asia/Shanghai times) at `portal`, with
+/// `settings` lines (interval, strip_params) appended.
+pub fn portal_source(portal: &str, settings: &str) -> String {
+    format!(
+        "\n[[source]]\nid = \"portal\"\nname = \"观察者网测试\"\nurl = \"{portal}/\"\n\
+         timezone = \"Asia/Shanghai\"\n{settings}\n"
+    )
+}
+
 /// The selectors that read [`list_page`] markup (title, link and time; labels are
 /// [`LIST_LABEL`]): the one copy every test config uses.
 pub const LIST_SELECTORS: &str = r#"item = "ul.list > li"

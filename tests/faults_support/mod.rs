@@ -41,15 +41,8 @@ pub enum Reply {
     },
 }
 
-/// An HTTP/1.1 response head with `Connection: close` and the given headers.
-pub fn head(status: u16, headers: &[(&str, String)]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} Fixture\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    out.push_str("\r\n");
-    out.into_bytes()
-}
+// The raw response head the fixture writes.
+pub use crate::common::response_head as head;
 
 impl Reply {
     /// A complete response with a correct `Content-Length`.
@@ -278,23 +271,10 @@ impl Fixture {
 /// `[server]`, `[store]` and `[poll]` with small timeouts and no politeness delays, followed by
 /// `sources` verbatim.
 pub fn config_text(sources: &str) -> String {
-    format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-base_url = "http://feeds.test/"
-
-[store]
-path = "data"
-
-[poll]
-host_delay = "0"
-per_host = 64
-concurrency = 64
-connect_timeout = "2s"
-request_timeout = "2s"
-
-{sources}"#
-    )
+    let poll =
+        "per_host = 64\nconcurrency = 64\nconnect_timeout = \"2s\"\nrequest_timeout = \"2s\"";
+    let head = crate::common::config_head("http://feeds.test/", "", poll);
+    format!("{head}\n{sources}")
 }
 
 /// A `[[source]]` header (interval 1d: `serve` never polls on its own during a test).

@@ -174,24 +174,10 @@ pub fn config_text(portal: &str, base_url: &str, token: Option<&str>) -> String 
 author = "span.author"
 image = "img@src""#
     );
+    let head = crate::common::config_head(base_url, &token, "");
+    let source = crate::common::portal_source(portal, "interval = \"1d\"");
     format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-base_url = "{base_url}"
-{token}
-[store]
-path = "data"
-
-[poll]
-host_delay = "0"
-
-[[source]]
-id = "portal"
-name = "观察者网测试"
-url = "{portal}/"
-timezone = "Asia/Shanghai"
-interval = "1d"
+        r#"{head}{source}
 
 [[source.section]]
 id = "politics"

@@ -434,27 +434,22 @@ fn cache_control(max_age: u64) -> String {
 /// raw by a lenient client, spaces, quotes, angle brackets) percent-encoded, so the self link
 /// is the requested URL and still a valid URI.
 pub(super) fn uri_safe(query: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_byte = |b: u8| {
-        b <= b' '
-            || b >= 0x7F
-            || matches!(
-                b,
-                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
-            )
-    };
-    if !query.bytes().any(unsafe_byte) {
-        return std::borrow::Cow::Borrowed(query);
-    }
-    let mut out = String::with_capacity(query.len() * 3);
-    for b in query.bytes() {
-        if unsafe_byte(b) {
-            out.push_str(&format!("%{b:02X}"));
-        } else {
-            out.push(b as char);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    percent_encoding::utf8_percent_encode(query, NOT_IN_URI).into()
 }
+
+/// Bytes a URI may not carry as they are: controls, space, non-ASCII (always encoded) and
+/// `"<>\^`{|}` (RFC 3986 leaves them out); `%` stays, as the query's own escapes do.
+const NOT_IN_URI: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
 
 /// The shortest poll interval among the sections behind a response: the sections its items
 /// were seen in, else (an empty response) the sections the query names, else every section of

@@ -55,8 +55,9 @@
 //! The decision is split by where the evidence comes from: [`label`] reads charset labels
 //! (HTTP header values, label resolution), [`meta`] runs the HTML `<meta>` prescan,
 //! [`xml_decl`] reads and rewrites the XML declaration, and [`repair`] second-guesses a
-//! declaration against the bytes (UTF-8 statistics, `chardetng`). This file holds the types
-//! and [`decode`], which walks the decision order above.
+//! declaration against the bytes (UTF-8 statistics, `chardetng`). This file holds the types,
+//! [`decode`], which walks the decision order above, and [`decode_document`], which fetch calls
+//! to hand a parser its text (the kind taken from what the caller [`Expect`]s).
 
 mod label;
 mod meta;

@@ -13,22 +13,10 @@ use headwire::store::Store;
 fn write_config(dir: &Path, portal: &str, dead_port: u16) -> std::path::PathBuf {
     let head = config_head("http://feeds.test", "", "");
     let source = portal_source(portal, "interval = \"1h\"\nstrip_params = [\"s\"]");
+    let politics = portal_section(portal, "politics", "时政", "");
+    let world = portal_section(portal, "world", "国际", "");
     let text = format!(
-        r#"{head}{source}
-
-[[source.section]]
-id = "politics"
-name = "时政"
-url = "{portal}/politics/"
-{LIST_SELECTORS}
-{LIST_LABEL}
-
-[[source.section]]
-id = "world"
-name = "国际"
-url = "{portal}/world/"
-{LIST_SELECTORS}
-{LIST_LABEL}
+        r#"{head}{source}{politics}{world}
 
 [[source.section]]
 id = "broken"

@@ -68,6 +68,18 @@ pub fn response_head(status: u16, headers: &[(&str, String)]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// `body` in `Transfer-Encoding: chunked` framing, `piece` bytes a chunk, with the last chunk.
+pub fn chunked_body(body: &[u8], piece: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    for chunk in body.chunks(piece) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
 /// The head of every test `feeds.toml`: `[server]` on port 0 with `base_url` (and
 /// `server_extra` lines, e.g. a token), `[store]` in `data` next to the file, and `[poll]` without
 /// politeness delays (and `poll_extra` lines).
@@ -97,6 +109,13 @@ time = ".module-interact span""#;
 
 /// The selector for [`list_page`]'s section labels.
 pub const LIST_LABEL: &str = r#"label = "a.interact-key""#;
+
+/// A section of the fixture portal named `name`, reading [`list_page`] markup (labels included)
+/// at `{portal}/{id}/`; `extra` lines are appended.
+pub fn portal_section(portal: &str, id: &str, name: &str, extra: &str) -> String {
+    let settings = format!("name = \"{name}\"\n{LIST_LABEL}\n{extra}");
+    list_section(id, &format!("{portal}/{id}/"), &settings)
+}
 
 /// An html `[[source.section]]` reading [`list_page`] markup at `url`; `extra` is appended
 /// verbatim (e.g. `limit = 1`).

@@ -86,12 +86,7 @@ impl Reply {
                 ("Transfer-Encoding", "chunked".to_string()),
             ],
         );
-        for piece in body.chunks(64 * 1024) {
-            out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-            out.extend_from_slice(piece);
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"0\r\n\r\n");
+        out.extend(crate::common::chunked_body(body, 64 * 1024));
         Reply::Raw(Arc::new(out))
     }
 

@@ -282,12 +282,7 @@ impl Fixture {
                     }
                     let mut out = head_bytes(200, &extra, (!page.chunked).then_some(body.len()));
                     if page.chunked {
-                        for piece in body.chunks(16 * 1024) {
-                            out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-                            out.extend_from_slice(piece);
-                            out.extend_from_slice(b"\r\n");
-                        }
-                        out.extend_from_slice(b"0\r\n\r\n");
+                        out.extend(crate::common::chunked_body(&body, 16 * 1024));
                     } else {
                         out.extend_from_slice(&body);
                     }

@@ -166,32 +166,16 @@ pub fn config_text(portal: &str, base_url: &str, token: Option<&str>) -> String 
     let token = token
         .map(|t| format!("token = {}\n", toml_string(t)))
         .unwrap_or_default();
-    let html_rules = format!(
-        "{}\n{}\n{}",
-        crate::common::LIST_SELECTORS,
-        crate::common::LIST_LABEL,
-        r#"summary = "p.summary"
+    let fields = r#"summary = "p.summary"
 author = "span.author"
-image = "img@src""#
-    );
+image = "img@src""#;
     let head = crate::common::config_head(base_url, &token, "");
     let source = crate::common::portal_source(portal, "interval = \"1d\"");
+    let politics = crate::common::portal_section(portal, "politics", "时政", fields);
+    let world_fields = format!("interval = \"2d\"\n{fields}");
+    let world = crate::common::portal_section(portal, "world", "國際", &world_fields);
     format!(
-        r#"{head}{source}
-
-[[source.section]]
-id = "politics"
-name = "时政"
-url = "{portal}/politics/"
-{html_rules}
-
-[[source.section]]
-id = "world"
-name = "國際"
-url = "{portal}/world/"
-interval = "2d"
-{html_rules}
-
+        r#"{head}{source}{politics}{world}
 [[source.section]]
 id = "broken"
 name = "坏掉"

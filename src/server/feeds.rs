@@ -71,7 +71,13 @@ pub enum FeedError {
     Store(#[source] StoreError),
     /// The render produced a header value that cannot be sent (`500`).
     #[error("the feed could not be rendered; see the server log")]
-    Render(String),
+    Render {
+        /// The header value.
+        value: String,
+        /// Why it cannot be sent.
+        #[source]
+        source: header::InvalidHeaderValue,
+    },
     /// The blocking task died before it answered (`500`).
     #[error("the render task stopped before it finished; see the server log")]
     Task,
@@ -90,8 +96,8 @@ impl FeedError {
                 tracing::error!("feed render failed: {e}");
                 HttpResponse::InternalServerError()
             }
-            FeedError::Render(e) => {
-                tracing::error!("feed render failed: {e}");
+            FeedError::Render { value, source } => {
+                tracing::error!("feed render failed: header value {value:?}: {source}");
                 HttpResponse::InternalServerError()
             }
             FeedError::Task => {
@@ -404,8 +410,10 @@ fn render_feed(
         Format::Json => render::json::render(&items, &meta, &lookup),
     };
     let header = |text: String| {
-        HeaderValue::from_str(&text)
-            .map_err(|e| FeedError::Render(format!("header value {text:?}: {e}")))
+        HeaderValue::from_str(&text).map_err(|source| FeedError::Render {
+            value: text.clone(),
+            source,
+        })
     };
     // The body's hash: a re-render with the same items keeps its ETag, so readers keep
     // getting 304s however often other feeds change.

@@ -1,6 +1,7 @@
-//! The commands the binary offers, wired from the pipeline stages: `serve`, `poll --once`,
-//! `check`, `store stats|verify` and `health`. Each returns what it did so `main` only prints
-//! and picks the exit code.
+//! The commands the binary offers, wired from the pipeline stages: `serve` (with `--watch` and
+//! SIGHUP reloads), `poll --once`, `check`, `suggest`, `import`, `store stats|verify` and
+//! `health`. Each returns what it did so `main` only prints and picks the exit code; each
+//! failure is an [`AppError`] variant that carries what the user needs to fix it.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
-//! The commands the binary offers, wired from the pipeline stages: `serve`, `poll --once`,
-//! `check`, `store stats|verify` and `health`. Each returns what it did so `main` only prints
-//! and picks the exit code.
+//! The commands the binary offers, wired from the pipeline stages: `serve` (with `--watch` and
+//! SIGHUP reloads), `poll --once`, `check`, `suggest`, `import`, `store stats|verify` and
+//! `health`. Each returns what it did so `main` only prints and picks the exit code; each
+//! failure is an [`AppError`] variant that carries what the user needs to fix it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,10 +10,10 @@ use std::time::Duration;
 use actix_web::web;
 use tokio::sync::watch;
 
+use crate::clock::{system_clock, Clock};
 use crate::config::{Config, ConfigError, SectionKind};
-use crate::fetch::{FetchOutcome, Fetcher, Validators};
-use crate::normalize::text::fold_label;
-use crate::poll::{process_body, system_clock, Clock, Poller, SectionReport};
+use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
+use crate::poll::{process_body, Poller, SectionReport};
 use crate::server::{self, AppState};
 use crate::store::{Retention, Store, StoreError};
 
@@ -31,9 +32,128 @@ pub enum AppError {
     /// `feeds.toml` could not be edited (it is unchanged).
     #[error("{0}")]
     Edit(#[from] crate::feeds_edit::EditError),
-    /// Anything else, already worded for the user.
+    /// The HTTP client could not be built, or a reload's new `[poll]` could not be applied.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr} (server.listen / HEADWIRE_LISTEN): {source}")]
+    Listen {
+        /// `server.listen`.
+        addr: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file named on the command line could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The page to check or suggest from could not be fetched.
+    #[error("fetching {url}: {source}")]
+    Page {
+        /// The page.
+        url: Box<url::Url>,
+        /// Why.
+        #[source]
+        source: FetchError,
+    },
+    /// An unconditional GET was answered `304`.
+    #[error("the server answered 304 to an unconditional GET")]
+    NotModified,
+    /// `check` named a section the config does not have.
+    #[error("no section `{key}` in {}; known: {}", file.display(), known.join(", "))]
+    UnknownSection {
+        /// The key asked for.
+        key: String,
+        /// The config file.
+        file: std::path::PathBuf,
+        /// The keys it has.
+        known: Vec<String>,
+    },
+    /// A command-line value that cannot be used; `expected` says what to give instead.
+    #[error("{flag} `{value}`: {expected}")]
+    Argument {
+        /// The option (`--write`, `--source`, `--timezone`).
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// `--url` is not a URL.
+    #[error("--url `{value}`: {source}")]
+    BadUrl {
+        /// The value given.
+        value: String,
+        /// Why it does not parse.
+        #[source]
+        source: url::ParseError,
+    },
+    /// The page URL is not http(s).
+    #[error("`{0}` is not an http(s) URL")]
+    NotHttp(String),
+    /// `suggest` was given no page URL.
+    #[error("give the page URL (with --file, --url gives the URL the page was saved from)")]
+    MissingUrl,
+    /// `suggest --write` needs a config to write to.
+    #[error("--write needs an existing config; {} does not exist", .0.display())]
+    NoConfig(std::path::PathBuf),
+    /// `--pick` is past the suggestions found.
+    #[error("--pick {pick}: there are {count} suggestions; nothing was written")]
+    Pick {
+        /// The pick asked for.
+        pick: usize,
+        /// Suggestions found.
+        count: usize,
+    },
+    /// `poll` was run without `--once`.
+    #[error("`headwire poll` needs --once (use `headwire serve` to poll continuously)")]
+    PollNeedsOnce,
+    /// `check` could not read the page with the section's rules.
+    #[error("{key}: {source}")]
+    Check {
+        /// The section.
+        key: String,
+        /// Why.
+        #[source]
+        source: crate::poll::PollError,
+    },
+    /// The OPML file could not be read as OPML.
+    #[error("{}: {source}", path.display())]
+    Opml {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: crate::opml_import::OpmlError,
+    },
+    /// The suggest task died (a bug).
+    #[error("suggest failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
+    /// `health` could not ask, or was answered with a failure.
+    #[error("{url}: {problem}")]
+    Health {
+        /// The URL asked.
+        url: String,
+        /// What went wrong.
+        problem: HealthProblem,
+    },
+}
+
+/// Why `headwire health` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthProblem {
+    /// The request failed.
     #[error("{0}")]
-    Other(String),
+    Request(#[source] reqwest::Error),
+    /// The answer was not 2xx.
+    #[error("status {0}")]
+    Status(reqwest::StatusCode),
 }
 
 /// Opens the store named by the config, creating its directory.
@@ -87,12 +207,11 @@ pub async fn serve(config_path: &Path, watch: bool) -> Result<(), AppError> {
     let mut hangups = hangup_signals();
     let config = Arc::new(Config::load(config_path)?);
     let store = Arc::new(open_store(&config)?);
-    let listener = std::net::TcpListener::bind(&config.server.listen).map_err(|e| {
-        AppError::Other(format!(
-            "cannot listen on {} (server.listen / HEADWIRE_LISTEN): {e}",
-            config.server.listen
-        ))
-    })?;
+    let listener =
+        std::net::TcpListener::bind(&config.server.listen).map_err(|e| AppError::Listen {
+            addr: config.server.listen.clone(),
+            source: e,
+        })?;
     let listen = listener
         .local_addr()
         .map_or_else(|_| config.server.listen.clone(), |a| a.to_string());
@@ -286,10 +405,7 @@ impl Running {
         if old.server.render_cache_bytes != config.server.render_cache_bytes {
             tracing::warn!("server.cache_mb changed: takes effect after a restart");
         }
-        let summary = self
-            .poller
-            .reload(config.clone())
-            .map_err(|e| AppError::Other(e.to_string()))?;
+        let summary = self.poller.reload(config.clone())?;
         self.state.set_config(config);
         Ok(summary)
     }
@@ -324,10 +440,7 @@ pub fn start(
     listener: std::net::TcpListener,
 ) -> Result<Running, AppError> {
     let (stop_tx, stop) = watch::channel(false);
-    let poller = Arc::new(
-        Poller::new(config.clone(), store.clone(), clock.clone())
-            .map_err(|e| AppError::Other(e.to_string()))?,
-    );
+    let poller = Arc::new(Poller::new(config.clone(), store.clone(), clock.clone())?);
     // Retention: one sweep now, before any poll, then every SWEEP_EVERY until stopped.
     sweep_and_log(
         &store,
@@ -409,10 +522,7 @@ async fn sweep_periodically(
 pub async fn poll_once(config_path: &Path) -> Result<Vec<SectionReport>, AppError> {
     let config = Arc::new(Config::load(config_path)?);
     let store = Arc::new(open_store(&config)?);
-    let poller = Arc::new(
-        Poller::new(config, store.clone(), system_clock())
-            .map_err(|e| AppError::Other(e.to_string()))?,
-    );
+    let poller = Arc::new(Poller::new(config, store.clone(), system_clock())?);
     let reports = poller.poll_all_once().await;
     store.flush()?;
     Ok(reports)
@@ -425,16 +535,37 @@ async fn fetch_page(
     page_url: &url::Url,
     headers: &[(String, String)],
 ) -> Result<(Vec<u8>, Option<String>, url::Url), AppError> {
-    let fetcher = Fetcher::new(settings).map_err(|e| AppError::Other(e.to_string()))?;
+    let fetcher = Fetcher::new(settings)?;
     match fetcher
         .fetch(page_url, headers, &Validators::default())
         .await
     {
         Ok(FetchOutcome::Body(body)) => Ok((body.bytes, body.content_type, body.final_url)),
-        Ok(FetchOutcome::NotModified) => Err(AppError::Other(
-            "the server answered 304 to an unconditional GET".into(),
-        )),
-        Err(e) => Err(AppError::Other(format!("fetching {page_url}: {e}"))),
+        Ok(FetchOutcome::NotModified) => Err(AppError::NotModified),
+        Err(source) => Err(AppError::Page {
+            url: Box::new(page_url.clone()),
+            source,
+        }),
+    }
+}
+
+/// The page `check` and `suggest` read: a saved `file` (no content type; links resolve against
+/// `page_url`), or else `page_url` fetched the way polling fetches.
+async fn read_or_fetch(
+    file: Option<&Path>,
+    settings: &crate::config::PollSettings,
+    page_url: url::Url,
+    headers: &[(String, String)],
+) -> Result<(Vec<u8>, Option<String>, url::Url), AppError> {
+    match file {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|source| AppError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            Ok((bytes, None, page_url))
+        }
+        None => fetch_page(settings, &page_url, headers).await,
     }
 }
 
@@ -484,26 +615,22 @@ pub async fn check(
     file: Option<&Path>,
     base: Option<&str>,
 ) -> Result<CheckReport, AppError> {
-    let (source, section) = config.section(key).ok_or_else(|| {
-        let known: Vec<String> = config.sections().map(|(s, sec)| sec.key(s)).collect();
-        AppError::Other(format!(
-            "no section `{key}` in {}; known: {}",
-            config.file.display(),
-            known.join(", ")
-        ))
-    })?;
+    let (source, section) = config
+        .section(key)
+        .ok_or_else(|| AppError::UnknownSection {
+            key: key.to_string(),
+            file: config.file.clone(),
+            known: config.sections().map(|(s, sec)| sec.key(s)).collect(),
+        })?;
     let page_url = match base {
-        Some(b) => url::Url::parse(b).map_err(|e| AppError::Other(format!("--url `{b}`: {e}")))?,
+        Some(b) => url::Url::parse(b).map_err(|source| AppError::BadUrl {
+            value: b.to_string(),
+            source,
+        })?,
         None => section.url.clone(),
     };
-    let (bytes, content_type, page_url) = match file {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| AppError::Other(format!("cannot read {}: {e}", path.display())))?;
-            (bytes, None, page_url)
-        }
-        None => fetch_page(&config.poll, &page_url, &source.headers).await?,
-    };
+    let (bytes, content_type, page_url) =
+        read_or_fetch(file, &config.poll, page_url, &source.headers).await?;
     let now = chrono::Utc::now();
     let processed = process_body(
         &bytes,
@@ -513,7 +640,10 @@ pub async fn check(
         section,
         now,
     )
-    .map_err(|e| AppError::Other(format!("{key}: {e}")))?;
+    .map_err(|source| AppError::Check {
+        key: key.to_string(),
+        source,
+    })?;
     let mut report = CheckReport {
         charset: processed.charset.clone(),
         ..CheckReport::default()
@@ -645,20 +775,20 @@ pub async fn suggest(
     let config = if config_path.exists() {
         Some(Config::load(config_path)?)
     } else if request.write.is_some() {
-        return Err(AppError::Other(format!(
-            "--write needs an existing config; {} does not exist",
-            config_path.display()
-        )));
+        return Err(AppError::NoConfig(config_path.to_path_buf()));
     } else {
         None
     };
     let target = match &request.write {
         Some(key) => {
-            let (source, section) = key.split_once('/').filter(|(a, b)| valid_id(a) && valid_id(b)).ok_or_else(|| {
-                AppError::Other(format!(
-                    "--write `{key}`: write SOURCE/SECTION with ids of lower-case letters, digits and '-'"
-                ))
-            })?;
+            let (source, section) = key
+                .split_once('/')
+                .filter(|(a, b)| valid_id(a) && valid_id(b))
+                .ok_or_else(|| AppError::Argument {
+                    flag: "--write",
+                    value: key.clone(),
+                    expected: "write SOURCE/SECTION with ids of lower-case letters, digits and '-'",
+                })?;
             Some((source.to_string(), section.to_string()))
         }
         None => None,
@@ -673,28 +803,18 @@ pub async fn suggest(
         .or(existing_source.map(|s| s.timezone))
         .unwrap_or(chrono_tz::Tz::UTC);
     let Some(url_text) = request.url.as_deref() else {
-        return Err(AppError::Other(
-            "give the page URL (with --file, --url gives the URL the page was saved from)".into(),
-        ));
+        return Err(AppError::MissingUrl);
     };
     let page_url = url::Url::parse(url_text)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .ok_or_else(|| AppError::Other(format!("`{url_text}` is not an http(s) URL")))?;
-    let (bytes, content_type, page_url) = match &request.file {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| AppError::Other(format!("cannot read {}: {e}", path.display())))?;
-            (bytes, None, page_url)
-        }
-        None => {
-            let settings = config.as_ref().map(|c| c.poll.clone()).unwrap_or_default();
-            let headers = existing_source
-                .map(|s| s.headers.clone())
-                .unwrap_or_default();
-            fetch_page(&settings, &page_url, &headers).await?
-        }
-    };
+        .ok_or_else(|| AppError::NotHttp(url_text.to_string()))?;
+    let settings = config.as_ref().map(|c| c.poll.clone()).unwrap_or_default();
+    let headers = existing_source
+        .map(|s| s.headers.clone())
+        .unwrap_or_default();
+    let (bytes, content_type, page_url) =
+        read_or_fetch(request.file.as_deref(), &settings, page_url, &headers).await?;
     let options = crate::suggest::SuggestOptions {
         timezone,
         now: chrono::Utc::now(),
@@ -705,7 +825,7 @@ pub async fn suggest(
         crate::suggest::suggest_bytes(&bytes, content_type.as_deref(), &work_url, &options)
     })
     .await
-    .map_err(|e| AppError::Other(format!("suggest failed: {e}")))?;
+    .map_err(AppError::Task)?;
     let mut report = SuggestReport {
         charset,
         page_url,
@@ -716,12 +836,9 @@ pub async fn suggest(
         let pick = report
             .suggestions
             .get(request.pick.max(1) - 1)
-            .ok_or_else(|| {
-                AppError::Other(format!(
-                    "--pick {}: there are {} suggestions; nothing was written",
-                    request.pick,
-                    report.suggestions.len()
-                ))
+            .ok_or_else(|| AppError::Pick {
+                pick: request.pick,
+                count: report.suggestions.len(),
             })?;
         let mut keys = vec![
             ("id".to_string(), section_id.clone()),
@@ -776,16 +893,22 @@ pub fn import(
 ) -> Result<ImportReport, AppError> {
     if let Some(id) = source {
         if !valid_id(id) {
-            return Err(AppError::Other(format!(
-                "--source `{id}`: use lower-case letters, digits and '-'"
-            )));
+            return Err(AppError::Argument {
+                flag: "--source",
+                value: id.to_string(),
+                expected: "use lower-case letters, digits and '-'",
+            });
         }
     }
     let config = Config::load(config_path)?;
-    let text = std::fs::read_to_string(opml)
-        .map_err(|e| AppError::Other(format!("cannot read {}: {e}", opml.display())))?;
-    let outlines = crate::opml_import::read_outlines(&text)
-        .map_err(|e| AppError::Other(format!("{}: {e}", opml.display())))?;
+    let text = std::fs::read_to_string(opml).map_err(|source| AppError::Read {
+        path: opml.to_path_buf(),
+        source,
+    })?;
+    let outlines = crate::opml_import::read_outlines(&text).map_err(|source| AppError::Opml {
+        path: opml.to_path_buf(),
+        source,
+    })?;
     let plan = crate::opml_import::plan(&outlines, &config, source);
     let written = !dry_run && !plan.sections.is_empty();
     if written {
@@ -812,7 +935,6 @@ pub fn store_stats(config: &Config) -> Result<Vec<String>, AppError> {
     for (key, value) in store.extra_stats()? {
         lines.push(format!("{key}: {value}"));
     }
-    let _ = fold_label;
     Ok(lines)
 }
 
@@ -824,21 +946,22 @@ pub fn store_verify(config: &Config) -> Result<Vec<String>, AppError> {
 
 /// `headwire health --url`: Ok when the URL answers 2xx within 5 s.
 pub async fn health(url: &str) -> Result<(), AppError> {
+    let failed = |problem| AppError::Health {
+        url: url.to_string(),
+        problem,
+    };
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
-        .map_err(|e| AppError::Other(e.to_string()))?;
+        .map_err(|e| failed(HealthProblem::Request(e)))?;
     let response = client
         .get(url)
         .send()
         .await
-        .map_err(|e| AppError::Other(format!("{url}: {e}")))?;
+        .map_err(|e| failed(HealthProblem::Request(e)))?;
     if response.status().is_success() {
         Ok(())
     } else {
-        Err(AppError::Other(format!(
-            "{url}: status {}",
-            response.status()
-        )))
+        Err(failed(HealthProblem::Status(response.status())))
     }
 }

@@ -139,6 +139,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The exit code of a command that ran: failure when it found nothing to show.
+fn failure_if(nothing: bool) -> ExitCode {
+    if nothing {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
     match cli.command {
         Command::Serve { watch } => {
@@ -147,10 +156,7 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
         }
         Command::Poll { once } => {
             if !once {
-                return Err(app::AppError::Other(
-                    "`headwire poll` needs --once (use `headwire serve` to poll continuously)"
-                        .into(),
-                ));
+                return Err(app::AppError::PollNeedsOnce);
             }
             let reports = app::poll_once(&cli.config).await?;
             let mut failed = 0;
@@ -170,11 +176,7 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
                 reports.len() - failed,
                 failed
             );
-            Ok(if !reports.is_empty() && failed == reports.len() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(failure_if(!reports.is_empty() && failed == reports.len()))
         }
         Command::Check { section, file, url } => {
             let config = Config::load(&cli.config)?;
@@ -213,11 +215,7 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
                     report.blocked.len()
                 );
             }
-            Ok(if report.rows.is_empty() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(failure_if(report.rows.is_empty()))
         }
         Command::Suggest {
             page,
@@ -228,12 +226,17 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
             name,
             pick,
         } => {
-            let timezone = match timezone {
-                Some(zone) => Some(zone.parse::<chrono_tz::Tz>().map_err(|_| {
-                    app::AppError::Other(format!("--timezone `{zone}` is not an IANA time zone"))
-                })?),
-                None => None,
-            };
+            let timezone =
+                match timezone {
+                    Some(zone) => Some(zone.parse::<chrono_tz::Tz>().map_err(|_| {
+                        app::AppError::Argument {
+                            flag: "--timezone",
+                            value: zone.clone(),
+                            expected: "use an IANA time zone name (Asia/Shanghai, Europe/Berlin)",
+                        }
+                    })?),
+                    None => None,
+                };
             let request = app::SuggestRequest {
                 url: url.or(page),
                 file,
@@ -244,11 +247,7 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
             };
             let report = app::suggest(&cli.config, &request).await?;
             print_suggestions(&report);
-            Ok(if report.suggestions.is_empty() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(failure_if(report.suggestions.is_empty()))
         }
         Command::Import {
             opml,

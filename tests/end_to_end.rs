@@ -11,45 +11,12 @@ use headwire::config::Config;
 use headwire::store::Store;
 
 fn write_config(dir: &Path, portal: &str, dead_port: u16) -> std::path::PathBuf {
+    let head = config_head("http://feeds.test", "", "");
+    let source = portal_source(portal, "interval = \"1h\"\nstrip_params = [\"s\"]");
+    let politics = portal_section(portal, "politics", "时政", "");
+    let world = portal_section(portal, "world", "国际", "");
     let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-base_url = "http://feeds.test"
-
-[store]
-path = "data"
-
-[poll]
-host_delay = "0"
-
-[[source]]
-id = "portal"
-name = "观察者网测试"
-url = "{portal}/"
-timezone = "Asia/Shanghai"
-interval = "1h"
-strip_params = ["s"]
-
-[[source.section]]
-id = "politics"
-name = "时政"
-url = "{portal}/politics/"
-item = "ul.list > li"
-title = "h4.module-title a"
-link = "h4.module-title a@href"
-time = ".module-interact span"
-label = "a.interact-key"
-
-[[source.section]]
-id = "world"
-name = "国际"
-url = "{portal}/world/"
-item = "ul.list > li"
-title = "h4.module-title a"
-link = "h4.module-title a@href"
-time = ".module-interact span"
-label = "a.interact-key"
+        r#"{head}{source}{politics}{world}
 
 [[source.section]]
 id = "broken"

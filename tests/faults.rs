@@ -14,6 +14,7 @@
 //! keep holding. Timeouts are configured small (2 s) so the
 //! suite never waits on wall-clock luck: every bound asserted is generous.
 
+mod common;
 mod faults_support;
 mod serving_support;
 
@@ -23,8 +24,8 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{list_page, Story};
 use faults_support::*;
-use serving_support::common::{list_page, Story};
 use serving_support::{assert_inert_html, assert_well_formed_xml};
 
 /// Peak RSS allowed for any `poll --once` in this suite.

@@ -91,7 +91,7 @@ impl Server {
         let config = Arc::new(Config::parse(CONFIG, &path).unwrap());
         let store = Arc::new(Store::temporary().unwrap());
         fill(&store);
-        let clock: headwire::poll::Clock = Arc::new(now);
+        let clock: headwire::clock::Clock = Arc::new(now);
         let state = web::Data::new(adjust(AppState::new(config, store, clock)));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,6 +1,7 @@
 //! Keep/block rules end to end through `headwire check`: blocked headlines are dropped before
 //! storing, and `check` says which rule dropped which headline.
 
+mod common;
 mod faults_support;
 
 use std::time::{Duration, Instant};

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{fixed_clock, fixture_now, list_page, Story};
+use common::{fixed_clock, fixture_now, list_page, list_section, Story};
 use headwire::config::Config;
 use headwire::fetch::MAX_REDIRECTS;
 use headwire::normalize::text::fold_label;
@@ -41,22 +41,6 @@ fn page(tag: &str, n: usize) -> String {
         })
         .collect();
     list_page(tag, &stories)
-}
-
-/// An html section reading [`page`]s; `extra` is appended verbatim (e.g. `limit = 1`).
-fn section(id: &str, url: &str, extra: &str) -> String {
-    format!(
-        r#"
-[[source.section]]
-id = "{id}"
-url = "{url}"
-item = "ul.list > li"
-title = "h4.module-title a"
-link = "h4.module-title a@href"
-time = ".module-interact span"
-{extra}
-"#
-    )
 }
 
 /// A config with one source `site` polling `sections` every `interval`, with `[poll]` lines.
@@ -113,7 +97,7 @@ fn assert_between(value: f64, low: f64, high: f64, what: &str) {
 
 #[test]
 fn defaults_are_the_documented_ones() {
-    let config = config("", "10m", &[section("s", "http://example.com/", "")]);
+    let config = config("", "10m", &[list_section("s", "http://example.com/", "")]);
     let poll = &config.poll;
     assert_eq!(poll.concurrency, 16);
     assert_eq!(poll.per_host, 2);
@@ -158,8 +142,8 @@ async fn a_304_costs_no_parsing_and_updates_only_the_status() {
         "host_delay = \"0\"",
         "10m",
         &[
-            section("etag", &fx.url("/etag"), ""),
-            section("lm", &fx.url("/lm"), ""),
+            list_section("etag", &fx.url("/etag"), ""),
+            list_section("lm", &fx.url("/lm"), ""),
         ],
     ));
     assert_eq!(poll(&poller, "site/etag").await.new, 3);
@@ -212,7 +196,7 @@ async fn an_unchanged_body_is_not_parsed_but_new_rules_read_it_again() {
     let (poller, store) = poller(config(
         "host_delay = \"0\"",
         "10m",
-        &[section("plain", &fx.url("/plain"), "")],
+        &[list_section("plain", &fx.url("/plain"), "")],
     ));
     assert_eq!(poll(&poller, "site/plain").await.new, 3);
     let generation = store.generation();
@@ -227,7 +211,7 @@ async fn an_unchanged_body_is_not_parsed_but_new_rules_read_it_again() {
             config(
                 "host_delay = \"0\"",
                 "10m",
-                &[section("plain", &fx.url("/plain"), "limit = 1")],
+                &[list_section("plain", &fx.url("/plain"), "limit = 1")],
             ),
             store.clone(),
             fixed_clock(fixture_now()),
@@ -252,7 +236,7 @@ async fn validators_are_kept_only_after_a_page_was_read() {
     let (poller, store) = poller(config(
         "host_delay = \"0\"",
         "10m",
-        &[section("odd", &fx.url("/odd"), "")],
+        &[list_section("odd", &fx.url("/odd"), "")],
     ));
     for round in 1..=2u32 {
         let report = poll(&poller, "site/odd").await;
@@ -330,7 +314,7 @@ async fn every_failure_is_recorded_with_its_kind() {
     ];
     let sections: Vec<String> = cases
         .iter()
-        .map(|(id, url, _)| section(id, url, ""))
+        .map(|(id, url, _)| list_section(id, url, ""))
         .collect();
     let (poller, store) = poller(config(
         "host_delay = \"0\"\nper_host = 16\nrequest_timeout = \"5s\"\nmax_body = \"64KiB\"",
@@ -395,10 +379,10 @@ async fn a_hung_server_costs_one_section_its_timeout_and_nothing_more() {
         "host_delay = \"0\"\nrequest_timeout = \"30s\"",
         "10m",
         &[
-            section("hang", &fx.url("/hang"), ""),
-            section("a", &fx.url("/a"), ""),
-            section("b", &fx.url("/b"), ""),
-            section("c", &fx.url("/c"), ""),
+            list_section("hang", &fx.url("/hang"), ""),
+            list_section("a", &fx.url("/a"), ""),
+            list_section("b", &fx.url("/b"), ""),
+            list_section("c", &fx.url("/c"), ""),
         ],
     ));
     let started = Instant::now();
@@ -444,7 +428,7 @@ async fn backoff_doubles_caps_at_six_intervals_and_resets_on_success() {
     let (poller, store) = poller(config(
         "host_delay = \"0\"",
         "60s",
-        &[section("flaky", &fx.url("/flaky"), "")],
+        &[list_section("flaky", &fx.url("/flaky"), "")],
     ));
     let (stop_tx, stop) = watch::channel(false);
     let run = tokio::spawn(poller.clone().run(stop));
@@ -489,7 +473,7 @@ async fn retry_after_is_honoured_within_the_backoff_cap() {
     let (poller, _store) = poller(config(
         "host_delay = \"0\"",
         "60s",
-        &[section("busy", &fx.url("/busy"), "")],
+        &[list_section("busy", &fx.url("/busy"), "")],
     ));
     let (stop_tx, stop) = watch::channel(false);
     let run = tokio::spawn(poller.clone().run(stop));
@@ -525,10 +509,10 @@ async fn per_host_cap_and_spacing_hold_and_other_hosts_are_not_held_up() {
                 .after(Duration::from_secs(5))
                 .route(),
         );
-        sections.push(section(&format!("p{i}"), &fx.url(&path), ""));
+        sections.push(list_section(&format!("p{i}"), &fx.url(&path), ""));
     }
     other.set("/q", Route::html(page("q", 1)).route());
-    sections.push(section("q", &other.url("/q"), ""));
+    sections.push(list_section("q", &other.url("/q"), ""));
     let (poller, _store) = poller(config(
         "per_host = 2\nhost_delay = \"1s\"",
         "10m",
@@ -567,7 +551,7 @@ async fn the_global_cap_bounds_requests_in_flight() {
                 .after(Duration::from_secs(5))
                 .route(),
         );
-        sections.push(section(&format!("g{i}"), &fx.url(&path), ""));
+        sections.push(list_section(&format!("g{i}"), &fx.url(&path), ""));
     }
     let (poller, _store) = poller(config(
         "concurrency = 3\nper_host = 100\nhost_delay = \"0\"",
@@ -597,7 +581,7 @@ async fn first_polls_are_spread_over_the_first_interval() {
         .iter()
         .map(|id| {
             fx.set(&format!("/{id}"), Route::html(page(id, 1)).route());
-            section(id, &fx.url(&format!("/{id}")), "")
+            list_section(id, &fx.url(&format!("/{id}")), "")
         })
         .collect();
     let (poller, store) = poller(config("host_delay = \"0\"", "1h", &sections));
@@ -652,7 +636,7 @@ async fn a_fresh_install_polls_every_section_within_thirty_seconds() {
         .iter()
         .map(|id| {
             fx.set(&format!("/{id}"), Route::html(page(id, 1)).route());
-            section(id, &fx.url(&format!("/{id}")), "")
+            list_section(id, &fx.url(&format!("/{id}")), "")
         })
         .collect();
     let (poller, store) = poller(config("host_delay = \"0\"", "10m", &sections));
@@ -692,7 +676,7 @@ async fn a_panic_while_polling_becomes_the_sections_internal_error_and_is_retrie
     }
     let sections: Vec<String> = ["ok", "boom-a", "boom-b"]
         .iter()
-        .map(|id| section(id, &fx.url(&format!("/{id}")), ""))
+        .map(|id| list_section(id, &fx.url(&format!("/{id}")), ""))
         .collect();
     let (poller, store) = poller(config("host_delay = \"0\"", "10m", &sections));
     // poll --once: every configured section reports, the panicking ones as `internal`.
@@ -748,7 +732,7 @@ async fn selectors_edited_while_stopped_read_the_page_afresh() {
         let config = config(
             "host_delay = \"0\"",
             "10m",
-            &[section("a", &fx.url("/list"), extra)],
+            &[list_section("a", &fx.url("/list"), extra)],
         );
         Arc::new(Poller::new(config, store.clone(), fixed_clock(fixture_now())).unwrap())
     };
@@ -782,8 +766,8 @@ async fn reload_stops_removed_restarts_changed_and_starts_new_sections() {
         "host_delay = \"0\"",
         "60s",
         &[
-            section("one", &fx.url("/one"), ""),
-            section("two", &fx.url("/two"), ""),
+            list_section("one", &fx.url("/one"), ""),
+            list_section("two", &fx.url("/two"), ""),
         ],
     );
     let (poller, store) = poller(before.clone());
@@ -800,8 +784,8 @@ async fn reload_stops_removed_restarts_changed_and_starts_new_sections() {
         "host_delay = \"0\"\nuser_agent = \"reloaded-agent/1\"",
         "60s",
         &[
-            section("two", &fx.url("/two"), "limit = 1"),
-            section("three", &fx.url("/three"), ""),
+            list_section("two", &fx.url("/two"), "limit = 1"),
+            list_section("three", &fx.url("/three"), ""),
         ],
     );
     let summary = poller.reload(after).unwrap();
@@ -862,8 +846,8 @@ async fn shutdown_lets_polls_in_flight_finish_and_starts_no_new_ones() {
         "per_host = 1\nhost_delay = \"0\"\nrequest_timeout = \"200s\"",
         "60s",
         &[
-            section("x", &fx.url("/x"), ""),
-            section("y", &fx.url("/y"), ""),
+            list_section("x", &fx.url("/x"), ""),
+            list_section("y", &fx.url("/y"), ""),
         ],
     ));
     let (stop_tx, stop) = watch::channel(false);
@@ -910,7 +894,7 @@ async fn requests_name_headwire_accept_compression_and_carry_source_headers() {
     fx.set("/h", Route::html(page("h", 1)).route());
     let text = format!(
         "[poll]\nhost_delay = \"0\"\n\n[[source]]\nid = \"site\"\nheaders = {{ Referer = \"https://portal.example/\", Cookie = \"consent=yes\" }}\n{}",
-        section("h", &fx.url("/h"), "")
+        list_section("h", &fx.url("/h"), "")
     );
     let config = Arc::new(Config::parse(&text, Path::new("/srv/feeds.toml")).unwrap());
     let (poller, _store) = poller(config);
@@ -941,8 +925,8 @@ async fn a_restart_resumes_each_section_when_it_is_due_keeping_its_backoff() {
         "host_delay = \"0\"",
         "60s",
         &[
-            section("fresh", &fx.url("/fresh"), ""),
-            section("failing", &fx.url("/failing"), ""),
+            list_section("fresh", &fx.url("/fresh"), ""),
+            list_section("failing", &fx.url("/failing"), ""),
         ],
     ));
     // As left by a previous run: polled 20 s ago; the failing one after three failures in a row.

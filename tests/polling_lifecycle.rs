@@ -7,6 +7,7 @@
 //! These run a child process on the wall clock, so they wait on observable states (a section in
 //! `/api/status`, a line on stderr, the process exit) with generous deadlines, never on timing.
 
+mod common;
 mod polling_support;
 
 use std::path::{Path, PathBuf};

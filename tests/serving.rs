@@ -2,6 +2,7 @@
 //! every filter alone and combined, `400`s, `304`s on both validators, compression, the token,
 //! the render cache and its invalidation, OPML, `/api/status` and `/metrics`.
 
+mod common;
 mod serving_support;
 
 use std::collections::BTreeSet;

@@ -9,6 +9,7 @@
 //! JSON Feed, so the JSON document is checked with Python's `json` module and serde_json, and
 //! newsboat is still given all three URLs to reload.
 
+mod common;
 mod serving_support;
 
 use std::path::{Path, PathBuf};

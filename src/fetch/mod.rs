@@ -1,12 +1,20 @@
-//! The fetch stage: one HTTP GET per poll, bounded in time and size, conditional when possible,
-//! and decoded to text with the right charset (`charset`).
+//! The fetch stage: one HTTP GET per poll, bounded in time and size, conditional when possible.
+//!
+//! [`Fetcher::fetch`] sends the `Accept` header, the source's extra headers and the validators of
+//! the last good fetch (`If-None-Match`, `If-Modified-Since`), and answers
+//! [`FetchOutcome::NotModified`] or the raw body ([`Fetched`]) with the validators and URL to
+//! remember. [`Fetched::document`] turns that body into text with the charset
+//! [`crate::decode`] decides, so callers never see bytes they would have to decode themselves.
 //!
 //! Rules owned here: a body is never buffered beyond the configured cap (counted after
 //! decompression, so a small gzip bomb is refused as surely as a big page), redirects stop after
-//! [`MAX_REDIRECTS`] hops, and every failure is classified into a kind a user can act on (DNS,
-//! connect, timeout, HTTP status, too large, redirect, decode, truncated) for the section's status.
+//! [`MAX_REDIRECTS`] hops, `Retry-After` (seconds or any HTTP date form) is read with 429 and
+//! 503, and every failure is classified into a kind a user can act on (DNS, connect, timeout,
+//! HTTP status, too large, redirect, decode, truncated) for the section's status.
 
-pub mod charset;
+// moved: re-export for callers outside this change
+pub use crate::decode as charset;
+use crate::decode::{decode_document, Decoded, Expect};
 
 use std::time::Duration;
 
@@ -38,6 +46,14 @@ pub struct Fetched {
     pub validators: Validators,
     /// The URL after redirects (links resolve against it).
     pub final_url: url::Url,
+}
+
+impl Fetched {
+    /// The body as text of the kind `expect`s, decoded with the charset the header, the
+    /// document and the bytes agree on (see [`crate::decode`]).
+    pub fn document(&self, expect: Expect) -> Decoded {
+        decode_document(&self.bytes, self.content_type.as_deref(), expect)
+    }
 }
 
 /// The result of a successful request.
@@ -338,15 +354,16 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// `Retry-After` as seconds: delta-seconds or an HTTP date.
+/// `Retry-After` as seconds from now: delta-seconds, or an HTTP date in any of its three forms
+/// (a date in the past is `0`).
 fn parse_retry_after(value: &str) -> Option<u64> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(seconds);
     }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.num_seconds().max(0) as u64)
+    let when = crate::http_date::parse_seconds(value.as_bytes())?;
+    let delta = when.saturating_sub(chrono::Utc::now().timestamp());
+    Some(u64::try_from(delta).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -358,6 +375,14 @@ mod tests {
         assert_eq!(parse_retry_after("120"), Some(120));
         assert_eq!(parse_retry_after(" 5 "), Some(5));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0));
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:28:00 GMT"),
+            Some(0)
+        );
+        assert_eq!(parse_retry_after("Wed Oct 21 07:28:00 2015"), Some(0));
+        let later = chrono::Utc::now() + chrono::Duration::hours(2);
+        let asked = parse_retry_after(&crate::http_date::format(later)).unwrap();
+        assert!((7190..=7200).contains(&asked), "{asked}");
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

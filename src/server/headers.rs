@@ -145,13 +145,8 @@ pub fn if_modified_since<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Optio
     http_date_seconds(line)
 }
 
-/// An HTTP-date (any of the three forms, surrounding whitespace allowed) as Unix seconds.
-pub fn http_date_seconds(value: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(value).ok()?.trim_matches([' ', '\t']);
-    let time = httpdate::parse_http_date(text).ok()?;
-    let seconds = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    i64::try_from(seconds).ok()
-}
+// moved: re-export for callers outside this change
+pub use crate::http_date::parse_seconds as http_date_seconds;
 
 /// A q-value (`0`, `0.5`, `1.000`; RFC 9110 §12.4.2) in thousandths; `None` when malformed.
 pub fn qvalue(text: &[u8]) -> Option<u16> {

@@ -1,14 +1,15 @@
 //! Pages for people and tools: the index page, OPML, JSON status and Prometheus metrics.
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::access::{bad_request, token_denied};
+use super::paths::{Format, Route};
 use super::query::page_token;
-use super::{bad_request, token_denied, AppState, Format, ROUTES};
+use super::AppState;
 use crate::normalize::text::{escape_html, fold_label};
 
 /// `?token=…` to append to links when the server has a token (empty otherwise). The page's
@@ -108,21 +109,33 @@ fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
         .unwrap_or_else(|| "never".into())
 }
 
-/// `/`: sources, sections, counts, poll state, subscribe links and a filter form; plain HTML
-/// and CSS (no JavaScript), `<link rel="alternate">` for autodiscovery.
-pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+/// Serves a page for people or tools: the token check (the token suffix its links carry starts
+/// with `?` when `first`), then `build` on the blocking pool; counted under `route`.
+async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    route: Route,
+    first: bool,
+    content_type: &'static str,
+    build: fn(&AppState, &str) -> String,
+) -> HttpResponse {
     let started = Instant::now();
-    let response = match token_param(&state, &req, true) {
-        Ok(token) => match off_worker(&state, move |state| index_html(state, &token)).await {
-            Ok(html) => HttpResponse::Ok()
-                .content_type("text/html; charset=utf-8")
-                .body(html),
+    let response = match token_param(&state, &req, first) {
+        Ok(token) => match off_worker(&state, move |state| build(state, &token)).await {
+            Ok(body) => HttpResponse::Ok().content_type(content_type).body(body),
             Err(failed) => failed,
         },
         Err(denied) => denied,
     };
-    state.metrics.record("/", started);
+    state.metrics.record(route, started);
     response
+}
+
+/// `/`: sources, sections, counts, poll state, subscribe links and a filter form; plain HTML
+/// and CSS (no JavaScript), `<link rel="alternate">` for autodiscovery.
+pub(super) async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let html = "text/html; charset=utf-8";
+    page(req, state, Route::Index, true, html, index_html).await
 }
 
 /// The index page's HTML (reads counters and poll status for every section).
@@ -173,7 +186,7 @@ fn index_html(state: &AppState, token: &str) -> String {
     let _ = write!(
         html,
         "<a class=\"fmt\" href=\"{}\">OPML</a></p></section>",
-        escape_html(&format!("{base}/opml{token}"))
+        escape_html(&format!("{base}{}{token}", Route::Opml.path()))
     );
     // The filter form: a GET form whose buttons pick the format (no JavaScript needed).
     html.push_str(
@@ -278,9 +291,9 @@ fn index_html(state: &AppState, token: &str) -> String {
         html,
         "<footer><a href=\"{status}\">status (JSON)</a> · <a href=\"{metrics}\">metrics</a> · \
          <a href=\"{opml}\">OPML</a> · headwire {version}</footer></main></body></html>",
-        status = escape_html(&format!("{base}/api/status{token}")),
-        metrics = escape_html(&format!("{base}/metrics")),
-        opml = escape_html(&format!("{base}/opml{token}")),
+        status = escape_html(&format!("{base}{}{token}", Route::Status.path())),
+        metrics = escape_html(&format!("{base}{}", Route::Metrics.path())),
+        opml = escape_html(&format!("{base}{}{token}", Route::Opml.path())),
         version = env!("CARGO_PKG_VERSION"),
     );
     html
@@ -302,18 +315,8 @@ fn human_interval(d: std::time::Duration) -> String {
 
 /// `/opml`: one outline per section feed, grouped by source.
 pub(super) async fn opml(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let started = Instant::now();
-    let response = match token_param(&state, &req, false) {
-        Ok(token) => match off_worker(&state, move |state| opml_text(state, &token)).await {
-            Ok(body) => HttpResponse::Ok()
-                .content_type("text/x-opml; charset=utf-8")
-                .body(body),
-            Err(failed) => failed,
-        },
-        Err(denied) => denied,
-    };
-    state.metrics.record("/opml", started);
-    response
+    let opml = "text/x-opml; charset=utf-8";
+    page(req, state, Route::Opml, false, opml, opml_text).await
 }
 
 /// The OPML document (one pass over the configuration; large installations have thousands
@@ -353,18 +356,11 @@ fn opml_text(state: &AppState, token: &str) -> String {
 
 /// `/api/status`: poll state per section.
 pub(super) async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let started = Instant::now();
-    let response = match token_param(&state, &req, true) {
-        Ok(_) => match off_worker(&state, status_json).await {
-            Ok(body) => HttpResponse::Ok()
-                .content_type("application/json")
-                .body(body),
-            Err(failed) => failed,
-        },
-        Err(denied) => denied,
-    };
-    state.metrics.record("/api/status", started);
-    response
+    let json = "application/json";
+    page(req, state, Route::Status, true, json, |state, _| {
+        status_json(state)
+    })
+    .await
 }
 
 /// The status document (one poll-status read and one counter read per section).
@@ -396,72 +392,4 @@ fn status_json(state: &AppState) -> String {
         })
         .collect();
     json!({ "items": state.store.len(), "sections": sections }).to_string()
-}
-
-/// `/metrics`: Prometheus text format.
-pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let started = Instant::now();
-    let mut out = String::new();
-    out.push_str("# HELP headwire_http_requests_total Requests served, by route.\n# TYPE headwire_http_requests_total counter\n");
-    for (i, route) in ROUTES.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "headwire_http_requests_total{{route=\"{route}\"}} {}",
-            state.metrics.routes[i].requests.load(Ordering::Relaxed)
-        );
-    }
-    out.push_str("# HELP headwire_http_request_duration_seconds Time spent serving, by route.\n# TYPE headwire_http_request_duration_seconds summary\n");
-    for (i, route) in ROUTES.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "headwire_http_request_duration_seconds_sum{{route=\"{route}\"}} {:.6}\n\
-             headwire_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-            state.metrics.routes[i].micros.load(Ordering::Relaxed) as f64 / 1e6,
-            state.metrics.routes[i].requests.load(Ordering::Relaxed)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP headwire_feed_renders_total Feed renders (render-cache misses).\n\
-         # TYPE headwire_feed_renders_total counter\nheadwire_feed_renders_total {}\n\
-         # HELP headwire_feed_cache_hits_total Feed requests answered from the render cache.\n\
-         # TYPE headwire_feed_cache_hits_total counter\nheadwire_feed_cache_hits_total {}\n\
-         # HELP headwire_feed_cache_bytes Bytes held by the render cache.\n\
-         # TYPE headwire_feed_cache_bytes gauge\nheadwire_feed_cache_bytes {}\n\
-         # HELP headwire_feed_over_budget_total Feed renders stopped by their time budget (503).\n\
-         # TYPE headwire_feed_over_budget_total counter\nheadwire_feed_over_budget_total {}\n\
-         # HELP headwire_feed_busy_total Feed requests that found no free render slot (503).\n\
-         # TYPE headwire_feed_busy_total counter\nheadwire_feed_busy_total {}",
-        state.metrics.renders.load(Ordering::Relaxed),
-        state.metrics.cache_hits.load(Ordering::Relaxed),
-        state.cache.bytes(),
-        state.metrics.over_budget.load(Ordering::Relaxed),
-        state.metrics.busy.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP headwire_items Items in the store.\n# TYPE headwire_items gauge\nheadwire_items {}",
-        state.store.len()
-    );
-    if let Some(poll) = &state.poll_metrics {
-        let polls = poll.polls.load(Ordering::Relaxed);
-        let failures = poll.failures.load(Ordering::Relaxed);
-        let unchanged = poll.unchanged.load(Ordering::Relaxed);
-        let new_items = poll.new_items.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "# HELP headwire_polls_total Section polls finished.\n\
-             # TYPE headwire_polls_total counter\nheadwire_polls_total {polls}\n\
-             # HELP headwire_poll_failures_total Section polls that failed.\n\
-             # TYPE headwire_poll_failures_total counter\nheadwire_poll_failures_total {failures}\n\
-             # HELP headwire_polls_unchanged_total Polls answered 304 or with an unchanged body.\n\
-             # TYPE headwire_polls_unchanged_total counter\nheadwire_polls_unchanged_total {unchanged}\n\
-             # HELP headwire_new_items_total Items created by polls.\n\
-             # TYPE headwire_new_items_total counter\nheadwire_new_items_total {new_items}"
-        );
-    }
-    state.metrics.record("/metrics", started);
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(out)
 }

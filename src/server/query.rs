@@ -205,48 +205,28 @@ impl Malformed {
     }
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Percent-decodes one component strictly (`+` is a space).
+/// Percent-decodes one component strictly (`+` is a space): every `%` must start a two-digit
+/// hex escape (the `percent-encoding` crate would keep a bad one literally), then the crate
+/// decodes and the bytes must be UTF-8.
 fn decode_component(raw: &str) -> Result<String, Malformed> {
     if !raw.bytes().any(|b| b == b'%' || b == b'+') {
         return Ok(raw.to_string());
     }
     let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let high = bytes.get(i + 1).copied().and_then(hex);
-                let low = bytes.get(i + 2).copied().and_then(hex);
-                let (Some(high), Some(low)) = (high, low) else {
-                    // `%` is ASCII, so `i` is a char boundary of `raw`; quote it and the
-                    // (at most two) characters after it.
-                    let escape: String = raw.get(i..).unwrap_or("%").chars().take(3).collect();
-                    return Err(Malformed::Escape(shown(&escape)));
-                };
-                out.push(high * 16 + low);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
+    for (i, _) in raw.match_indices('%') {
+        let hex_at = |at: usize| bytes.get(at).is_some_and(u8::is_ascii_hexdigit);
+        if !(hex_at(i + 1) && hex_at(i + 2)) {
+            // `%` is ASCII, so `i` is a char boundary of `raw`; quote it and the (at most two)
+            // characters after it.
+            let escape: String = raw.get(i..).unwrap_or("%").chars().take(3).collect();
+            return Err(Malformed::Escape(shown(&escape)));
         }
     }
-    String::from_utf8(out).map_err(|_| Malformed::NotUtf8)
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| Malformed::NotUtf8)
 }
 
 /// Parses a whole number of ASCII digits (surrounding whitespace allowed, no sign), saturating

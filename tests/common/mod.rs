@@ -57,6 +57,72 @@ pub fn list_page(title: &str, stories: &[Story]) -> String {
     html
 }
 
+/// An HTTP/1.1 response head with `Connection: close` and `headers`, for the fixture servers
+/// that write raw bytes (framing headers are the caller's).
+pub fn response_head(status: u16, headers: &[(&str, String)]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} Fixture\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+/// `body` in `Transfer-Encoding: chunked` framing, `piece` bytes a chunk, with the last chunk.
+pub fn chunked_body(body: &[u8], piece: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    for chunk in body.chunks(piece) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// The head of every test `feeds.toml`: `[server]` on port 0 with `base_url` (and
+/// `server_extra` lines, e.g. a token), `[store]` in `data` next to the file, and `[poll]` without
+/// politeness delays (and `poll_extra` lines).
+pub fn config_head(base_url: &str, server_extra: &str, poll_extra: &str) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"{base_url}\"\n{server_extra}\n\
+         [store]\npath = \"data\"\n\n\
+         [poll]\nhost_delay = \"0\"\n{poll_extra}\n"
+    )
+}
+
+/// The fixture portal's `[[source]]` (id `portal`, Asia/Shanghai times) at `portal`, with
+/// `settings` lines (interval, strip_params) appended.
+pub fn portal_source(portal: &str, settings: &str) -> String {
+    format!(
+        "\n[[source]]\nid = \"portal\"\nname = \"观察者网测试\"\nurl = \"{portal}/\"\n\
+         timezone = \"Asia/Shanghai\"\n{settings}\n"
+    )
+}
+
+/// The selectors that read [`list_page`] markup (title, link and time; labels are
+/// [`LIST_LABEL`]): the one copy every test config uses.
+pub const LIST_SELECTORS: &str = r#"item = "ul.list > li"
+title = "h4.module-title a"
+link = "h4.module-title a@href"
+time = ".module-interact span""#;
+
+/// The selector for [`list_page`]'s section labels.
+pub const LIST_LABEL: &str = r#"label = "a.interact-key""#;
+
+/// A section of the fixture portal named `name`, reading [`list_page`] markup (labels included)
+/// at `{portal}/{id}/`; `extra` lines are appended.
+pub fn portal_section(portal: &str, id: &str, name: &str, extra: &str) -> String {
+    let settings = format!("name = \"{name}\"\n{LIST_LABEL}\n{extra}");
+    list_section(id, &format!("{portal}/{id}/"), &settings)
+}
+
+/// An html `[[source.section]]` reading [`list_page`] markup at `url`; `extra` is appended
+/// verbatim (e.g. `limit = 1`).
+pub fn list_section(id: &str, url: &str, extra: &str) -> String {
+    format!("\n[[source.section]]\nid = \"{id}\"\nurl = \"{url}\"\n{LIST_SELECTORS}\n{extra}\n")
+}
+
 /// What a fixture route answers.
 #[derive(Clone, Debug)]
 pub enum Reply {
@@ -131,7 +197,7 @@ impl Portal {
 }
 
 /// A fixed clock.
-pub fn fixed_clock(t: DateTime<Utc>) -> headwire::poll::Clock {
+pub fn fixed_clock(t: DateTime<Utc>) -> headwire::clock::Clock {
     Arc::new(move || t)
 }
 

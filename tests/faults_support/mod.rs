@@ -41,15 +41,8 @@ pub enum Reply {
     },
 }
 
-/// An HTTP/1.1 response head with `Connection: close` and the given headers.
-pub fn head(status: u16, headers: &[(&str, String)]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} Fixture\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    out.push_str("\r\n");
-    out.into_bytes()
-}
+// The raw response head the fixture writes.
+pub use crate::common::response_head as head;
 
 impl Reply {
     /// A complete response with a correct `Content-Length`.
@@ -93,12 +86,7 @@ impl Reply {
                 ("Transfer-Encoding", "chunked".to_string()),
             ],
         );
-        for piece in body.chunks(64 * 1024) {
-            out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-            out.extend_from_slice(piece);
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"0\r\n\r\n");
+        out.extend(crate::common::chunked_body(body, 64 * 1024));
         Reply::Raw(Arc::new(out))
     }
 
@@ -278,23 +266,10 @@ impl Fixture {
 /// `[server]`, `[store]` and `[poll]` with small timeouts and no politeness delays, followed by
 /// `sources` verbatim.
 pub fn config_text(sources: &str) -> String {
-    format!(
-        r#"[server]
-listen = "127.0.0.1:0"
-base_url = "http://feeds.test/"
-
-[store]
-path = "data"
-
-[poll]
-host_delay = "0"
-per_host = 64
-concurrency = 64
-connect_timeout = "2s"
-request_timeout = "2s"
-
-{sources}"#
-    )
+    let poll =
+        "per_host = 64\nconcurrency = 64\nconnect_timeout = \"2s\"\nrequest_timeout = \"2s\"";
+    let head = crate::common::config_head("http://feeds.test/", "", poll);
+    format!("{head}\n{sources}")
 }
 
 /// A `[[source]]` header (interval 1d: `serve` never polls on its own during a test).
@@ -307,19 +282,7 @@ pub fn source(id: &str, fixture: &Fixture) -> String {
 
 /// An html section reading `common::list_page` markup at `path`; `extra` is appended.
 pub fn html_section(id: &str, fixture: &Fixture, path: &str, extra: &str) -> String {
-    format!(
-        r#"
-[[source.section]]
-id = "{id}"
-url = "{}"
-item = "ul.list > li"
-title = "h4.module-title a"
-link = "h4.module-title a@href"
-time = ".module-interact span"
-{extra}
-"#,
-        fixture.url(path)
-    )
+    crate::common::list_section(id, &fixture.url(path), extra)
 }
 
 /// A `kind = "feed"` section at `path`.

@@ -282,12 +282,7 @@ impl Fixture {
                     }
                     let mut out = head_bytes(200, &extra, (!page.chunked).then_some(body.len()));
                     if page.chunked {
-                        for piece in body.chunks(16 * 1024) {
-                            out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-                            out.extend_from_slice(piece);
-                            out.extend_from_slice(b"\r\n");
-                        }
-                        out.extend_from_slice(b"0\r\n\r\n");
+                        out.extend(crate::common::chunked_body(&body, 16 * 1024));
                     } else {
                         out.extend_from_slice(&body);
                     }
@@ -304,16 +299,14 @@ impl Fixture {
 }
 
 fn head_bytes(code: u16, headers: &[(&str, String)], length: Option<usize>) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {code} Fixture\r\nConnection: close\r\n");
-    match length {
-        Some(n) => out.push_str(&format!("Content-Length: {n}\r\n")),
-        None => out.push_str("Transfer-Encoding: chunked\r\n"),
-    }
-    for (name, value) in headers {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    out.push_str("\r\n");
-    out.into_bytes()
+    let framing = match length {
+        Some(n) => ("Content-Length", n.to_string()),
+        None => ("Transfer-Encoding", "chunked".to_string()),
+    };
+    let headers: Vec<(&str, String)> = std::iter::once(framing)
+        .chain(headers.iter().cloned())
+        .collect();
+    crate::common::response_head(code, &headers)
 }
 
 fn simple(code: u16, headers: &[(&str, String)]) -> Vec<u8> {

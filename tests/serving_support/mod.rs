@@ -13,10 +13,7 @@ use chrono::{DateTime, Utc};
 use headwire::config::Config;
 use headwire::store::Store;
 
-#[path = "../common/mod.rs"]
-pub mod common;
-
-pub use common::{fixed_clock, fixture_now, Portal, Reply};
+pub use crate::common::{fixed_clock, fixture_now, Portal, Reply};
 
 /// One story on a fixture page, with the optional fields headwire can extract.
 #[derive(Clone, Debug)]
@@ -169,46 +166,16 @@ pub fn config_text(portal: &str, base_url: &str, token: Option<&str>) -> String 
     let token = token
         .map(|t| format!("token = {}\n", toml_string(t)))
         .unwrap_or_default();
-    let html_rules = r#"item = "ul.list > li"
-title = "h4.module-title a"
-link = "h4.module-title a@href"
-time = ".module-interact span"
-label = "a.interact-key"
-summary = "p.summary"
+    let fields = r#"summary = "p.summary"
 author = "span.author"
 image = "img@src""#;
+    let head = crate::common::config_head(base_url, &token, "");
+    let source = crate::common::portal_source(portal, "interval = \"1d\"");
+    let politics = crate::common::portal_section(portal, "politics", "时政", fields);
+    let world_fields = format!("interval = \"2d\"\n{fields}");
+    let world = crate::common::portal_section(portal, "world", "國際", &world_fields);
     format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-base_url = "{base_url}"
-{token}
-[store]
-path = "data"
-
-[poll]
-host_delay = "0"
-
-[[source]]
-id = "portal"
-name = "观察者网测试"
-url = "{portal}/"
-timezone = "Asia/Shanghai"
-interval = "1d"
-
-[[source.section]]
-id = "politics"
-name = "时政"
-url = "{portal}/politics/"
-{html_rules}
-
-[[source.section]]
-id = "world"
-name = "國際"
-url = "{portal}/world/"
-interval = "2d"
-{html_rules}
-
+        r#"{head}{source}{politics}{world}
 [[source.section]]
 id = "broken"
 name = "坏掉"

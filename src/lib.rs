@@ -11,6 +11,7 @@ pub mod config;
 pub mod extract;
 pub mod feeds_edit;
 pub mod fetch;
+pub mod fulltext;
 pub mod imageproxy;
 pub mod normalize;
 pub mod opml_import;

@@ -407,7 +407,7 @@ mod props {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4000)) {
             let text = String::from_utf8_lossy(&bytes);
             let url = Url::parse("https://news.example.cn/a/1.html").unwrap();
-            let sels = vec!["p".to_owned(), "div".to_owned()];
+            let sels = ["p".to_owned(), "div".to_owned()];
             for s in [None, Some(&sels[..])] {
                 if let Ok(a) = extract_article(&text, &url, s) {
                     assert_safe(&a.html);
@@ -418,7 +418,7 @@ mod props {
         #[test]
         fn tag_soup_gives_safe_well_formed_html(html in tag_soup()) {
             let url = Url::parse("https://news.example.cn/a/1.html").unwrap();
-            let sels = vec!["#content".to_owned(), "p".to_owned()];
+            let sels = ["#content".to_owned(), "p".to_owned()];
             for s in [None, Some(&sels[..])] {
                 if let Ok(a) = extract_article(&html, &url, s) {
                     assert_safe(&a.html);

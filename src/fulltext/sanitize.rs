@@ -77,13 +77,14 @@ const LIST_MIN_DATES: usize = 3;
 /// ...and fewer visible characters than this per date is a headline list, not prose.
 const LIST_MAX_CHARS_PER_DATE: usize = 60;
 
-/// `2019-09-09`, `2019/9/9`, `2019.09.09`, `2019年9月9日`.
-fn date_pattern() -> &'static regex::Regex {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+/// `2019-09-09`, `2019/9/9`, `2019.09.09`, `2019年9月9日`. `None` only if the constant
+/// pattern failed to compile, which disables the headline-list rule instead of panicking.
+fn date_pattern() -> Option<&'static regex::Regex> {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
-        regex::Regex::new(r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}")
-            .unwrap_or_else(|_| unreachable!("constant pattern"))
+        regex::Regex::new(r"(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}").ok()
     })
+    .as_ref()
 }
 
 /// The clean result: sanitised HTML and the number of visible characters in it.
@@ -140,12 +141,13 @@ pub(crate) fn visible_len(text: &str) -> usize {
 /// Removes blocks that read as lists of dated headlines (see [`LIST_MIN_DATES`]) unless they
 /// hold most of the text.
 fn drop_headline_lists(doc: &Document, total: usize) {
-    let Some(blocks) = doc.try_select(LIST_BLOCK_SELECTOR) else {
+    let (Some(dates_re), Some(blocks)) = (date_pattern(), doc.try_select(LIST_BLOCK_SELECTOR))
+    else {
         return;
     };
     for node in blocks.nodes() {
         let text = node.text();
-        let dates = date_pattern().find_iter(&text).count();
+        let dates = dates_re.find_iter(&text).count();
         if dates < LIST_MIN_DATES {
             continue;
         }

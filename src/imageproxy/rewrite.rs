@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use url::Url;
 
-use super::sign::sign;
+use super::sign::{sign, MAX_TOKEN_LEN};
 
 /// Why a [`ProxyRoute`] could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,7 +70,8 @@ impl ProxyRoute {
 
     /// Rewrites one image reference (absolute, or relative to `page_url`) to its proxy URL.
     /// `None` for what must not be proxied: non-http(s) schemes (`data:`, `javascript:`),
-    /// unparsable references, and URLs already on this route (rewriting is idempotent).
+    /// unparsable references, URLs already on this route (rewriting is idempotent), and pairs
+    /// so long that their token would exceed [`MAX_TOKEN_LEN`] (the route could not verify it).
     #[must_use]
     pub fn rewrite_url(&self, raw: &str, page_url: &Url) -> Option<String> {
         let raw = raw.trim();
@@ -82,7 +83,8 @@ impl ProxyRoute {
         {
             return None;
         }
-        Some(self.proxy_url(&abs, page_url))
+        let token = sign(&self.key, &abs, page_url);
+        (token.len() <= MAX_TOKEN_LEN).then(|| format!("{}{token}", self.base))
     }
 
     /// Rewrites a `srcset` value candidate by candidate (`url [descriptor], ...`); candidates
@@ -191,6 +193,12 @@ mod tests {
         assert!(!data.contains("data:"));
         assert_eq!(r.rewrite_url("javascript:alert(1)", &page()), None);
         assert_eq!(r.rewrite_url("  ", &page()), None);
+        let huge = format!("https://x.cn/{}.png", "a".repeat(9000));
+        assert_eq!(
+            r.rewrite_url(&huge, &page()),
+            None,
+            "token too long to verify"
+        );
         let enclosure = r.rewrite_url("https://x.cn/a.png", &page()).unwrap();
         assert_eq!(
             token_of(&enclosure).image_url.as_str(),

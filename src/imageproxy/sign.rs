@@ -48,7 +48,7 @@ pub enum TokenError {
 }
 
 fn message(image_url: &str, referer: &str) -> Vec<u8> {
-    let mut msg = Vec::with_capacity(CONTEXT.len() + 8 + image_url.len() + referer.len());
+    let mut msg = Vec::new();
     msg.extend_from_slice(CONTEXT);
     // Length prefix: (a, bc) and (ab, c) give different messages.
     msg.extend_from_slice(&(image_url.len() as u64).to_be_bytes());

@@ -16,4 +16,8 @@ pub struct PollMetrics {
     pub unchanged: AtomicU64,
     /// Items created.
     pub new_items: AtomicU64,
+    /// Full article texts fetched and stored.
+    pub texts_fetched: AtomicU64,
+    /// Full article text fetches that failed.
+    pub texts_failed: AtomicU64,
 }

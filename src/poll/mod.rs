@@ -24,6 +24,7 @@
 //! (extract → normalize → rules → store), [`supervise`] the per-section tasks, and [`reload`]
 //! what a new config changes.
 
+pub mod article;
 mod limits;
 pub mod process;
 pub mod reload;
@@ -47,6 +48,7 @@ use supervise::join_error_message;
 pub use crate::clock::{system_clock, Clock};
 // moved: re-export for callers outside this change
 pub use crate::metrics::PollMetrics;
+pub use article::TextReport;
 pub use process::{expected, process_body, process_document, Processed};
 pub use reload::{section_fingerprint, ReloadSummary};
 pub use schedule::{
@@ -108,6 +110,8 @@ pub struct SectionReport {
     pub retry_after: Option<u64>,
     /// Failures in a row including this poll (0 after a success); drives the backoff.
     pub consecutive_failures: u32,
+    /// Full texts fetched after the headlines were stored (`full_text` sections only).
+    pub texts: TextReport,
 }
 
 impl SectionReport {
@@ -122,6 +126,7 @@ impl SectionReport {
             error: None,
             retry_after: None,
             consecutive_failures: 0,
+            texts: TextReport::default(),
         }
     }
 }

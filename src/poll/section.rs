@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
-use tokio::time::Instant;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::process::process_and_store;
@@ -60,24 +59,12 @@ impl Poller {
         source: &Source,
         section: &Section,
         fingerprint: u64,
-        stop: Option<&mut watch::Receiver<bool>>,
+        mut stop: Option<&mut watch::Receiver<bool>>,
     ) -> Result<SectionReport, Stopped> {
         let key = section.key(source);
         let limits = self.limits();
-        let gate = limits.host_gate(&section.url);
-        // Host first, then global: a poll queued behind a busy host holds no global permit, so
-        // one slow host cannot starve the others. The host spacing is measured on request start.
-        let admission = async {
-            let host = gate.permits.acquire().await.ok();
-            let global = limits.global.acquire().await.ok();
-            let mut next = gate.next_start.lock().await;
-            if let Some(at) = *next {
-                tokio::time::sleep_until(at).await;
-            }
-            *next = Some(Instant::now() + limits.settings.host_delay);
-            (host, global)
-        };
-        let permits = match stop {
+        let admission = limits.admit(&section.url);
+        let permits = match stop.as_deref_mut() {
             Some(stop) => tokio::select! {
                 permits = admission => permits,
                 _ = stop.wait_for(|stopping| *stopping) => return Err(Stopped),
@@ -171,6 +158,13 @@ impl Poller {
         report.consecutive_failures = status.consecutive_failures;
         if let Err(e) = self.store.set_section_status(&key, &status) {
             tracing::error!(section = %key, "cannot record poll status: {e}");
+        }
+        if report.error.is_none() {
+            report.texts = self.fetch_texts(source, section, stop).await;
+            let texts = report.texts;
+            let count = |n: usize| n.try_into().unwrap_or(u64::MAX);
+            (self.metrics.texts_fetched).fetch_add(count(texts.fetched), Ordering::Relaxed);
+            (self.metrics.texts_failed).fetch_add(count(texts.failed), Ordering::Relaxed);
         }
         Ok(report)
     }

@@ -72,6 +72,12 @@ pub struct ServerSettings {
     /// Bytes of rendered feeds kept in memory (`[server] cache_mb`, default 32): enough for
     /// every feed readers rotate over keeps them all cached between the polls that change them.
     pub render_cache_bytes: usize,
+    /// Serve story images through headwire's own signed route, fetched with the story page as
+    /// `Referer` (`[server] image_proxy`, off by default): portals that refuse other referers
+    /// then show their images in every reader.
+    pub image_proxy: bool,
+    /// Bytes of proxied images kept in memory (`[server] image_cache_mb`, default 64).
+    pub image_cache_bytes: usize,
 }
 
 /// Store-wide settings that shape identity and history.
@@ -102,6 +108,8 @@ pub struct PollSettings {
     pub max_body_bytes: usize,
     /// User-Agent header sent with every request.
     pub user_agent: String,
+    /// At most this many story pages fetched for their full text per section poll.
+    pub full_text_per_poll: usize,
 }
 
 impl Default for PollSettings {
@@ -115,6 +123,7 @@ impl Default for PollSettings {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: DEFAULT_MAX_BODY,
             user_agent: default_user_agent(),
+            full_text_per_poll: DEFAULT_FULL_TEXT_PER_POLL,
         }
     }
 }
@@ -281,6 +290,12 @@ pub struct Section {
     pub limit: Option<usize>,
     /// `keep`/`block` rules: the source's followed by the section's own (they add up).
     pub rules: HeadlineRules,
+    /// Fetch each new story's page and store its article text (`full_text`, section over
+    /// source; off by default: it costs one request per story).
+    pub full_text: bool,
+    /// CSS selectors that pick the article body, first match wins (`content`, section over
+    /// source); empty: found by the Readability algorithm.
+    pub content: Vec<String>,
 }
 
 impl Section {
@@ -360,6 +375,11 @@ impl Config {
 
 /// Default body cap: 8 MiB.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+/// Story pages fetched for their full text per section poll unless `[poll] full_text_per_poll`
+/// says otherwise: a first poll of 50 stories does not hammer the portal; the rest follow.
+pub const DEFAULT_FULL_TEXT_PER_POLL: usize = 5;
+/// Proxied image bytes kept in memory unless `[server] image_cache_mb` says otherwise.
+pub const DEFAULT_IMAGE_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 fn default_base_url() -> Url {
     // A constant, known-valid URL.

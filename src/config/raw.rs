@@ -24,6 +24,8 @@ pub(super) struct RawServer {
     pub(super) base_url: Option<Spanned<String>>,
     pub(super) token: Option<Spanned<String>>,
     pub(super) cache_mb: Option<Spanned<i64>>,
+    pub(super) image_proxy: Option<bool>,
+    pub(super) image_cache_mb: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,6 +46,7 @@ pub(super) struct RawPoll {
     pub(super) request_timeout: Option<Spanned<String>>,
     pub(super) max_body: Option<Spanned<String>>,
     pub(super) user_agent: Option<Spanned<String>>,
+    pub(super) full_text_per_poll: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +66,8 @@ pub(super) struct RawSource {
     pub(super) canonical: Option<Spanned<String>>,
     pub(super) keep: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) block: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) full_text: Option<bool>,
+    pub(super) content: Option<Spanned<Selectors>>,
     #[serde(default, rename = "section")]
     pub(super) sections: Vec<RawSection>,
 }
@@ -87,6 +92,8 @@ pub(super) struct RawSection {
     pub(super) limit: Option<Spanned<i64>>,
     pub(super) keep: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) block: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) full_text: Option<bool>,
+    pub(super) content: Option<Spanned<Selectors>>,
 }
 
 /// A selector field: one selector or a list of fallbacks.

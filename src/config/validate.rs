@@ -20,6 +20,7 @@ use super::{
     StoreSettings, DEFAULT_HEADLINES_PER_PAGE, DEFAULT_INTERVAL, DEFAULT_RENDER_CACHE_BYTES,
     DEFAULT_STORE_CACHE_BYTES, MAX_HEADLINES_PER_PAGE,
 };
+use super::{DEFAULT_FULL_TEXT_PER_POLL, DEFAULT_IMAGE_CACHE_BYTES};
 
 pub(super) struct Validator<'a> {
     pub(super) text: &'a str,
@@ -195,7 +196,17 @@ impl Validator<'_> {
         let cache_bytes = self
             .positive(&raw.store.cache_mb, "store.cache_mb", 65_536)
             .map_or(DEFAULT_STORE_CACHE_BYTES, |mb| mb as u64 * 1024 * 1024);
+        let image_cache_bytes = self
+            .positive(&raw.server.image_cache_mb, "server.image_cache_mb", 65_536)
+            .map_or(DEFAULT_IMAGE_CACHE_BYTES, |mb| mb as usize * 1024 * 1024);
         let poll = PollSettings {
+            full_text_per_poll: self
+                .positive(
+                    &raw.poll.full_text_per_poll,
+                    "poll.full_text_per_poll",
+                    1000,
+                )
+                .map_or(DEFAULT_FULL_TEXT_PER_POLL, |n| n as usize),
             concurrency: self
                 .positive(&raw.poll.concurrency, "poll.concurrency", 1024)
                 .map_or(16, |n| n as usize),
@@ -272,6 +283,8 @@ impl Validator<'_> {
                 base_url,
                 token,
                 render_cache_bytes,
+                image_proxy: raw.server.image_proxy.unwrap_or(false),
+                image_cache_bytes,
             },
             store_path,
             store: StoreSettings {
@@ -383,6 +396,10 @@ impl Validator<'_> {
         if rules.is_none() {
             ok = false;
         }
+        let source_text = FullText {
+            on: raw.full_text.unwrap_or(false),
+            content: self.content_selectors(raw.content.as_ref(), &format!("{key}.content")),
+        };
         let mut section_ids = HashSet::new();
         let mut sections = Vec::new();
         if raw.sections.is_empty() {
@@ -395,7 +412,8 @@ impl Validator<'_> {
         }
         for (j, raw_section) in raw.sections.into_iter().enumerate() {
             let section_key = format!("{key}.section[{j}]");
-            match self.section(raw_section, &section_key, interval, &mut section_ids) {
+            let inherited = (interval, &source_text);
+            match self.section(raw_section, &section_key, inherited, &mut section_ids) {
                 Some(mut section) => {
                     let own = std::mem::take(&mut section.rules);
                     section.rules = source_rules.clone();
@@ -447,7 +465,7 @@ impl Validator<'_> {
         &mut self,
         raw: RawSection,
         key: &str,
-        source_interval: Duration,
+        (source_interval, source_text): (Duration, &FullText),
         ids: &mut HashSet<String>,
     ) -> Option<Section> {
         let id = raw.id.get_ref().clone();
@@ -512,7 +530,11 @@ impl Validator<'_> {
             }
         }
         let rules = self.headline_rules(&raw.keep, &raw.block, &key);
-        let (url, kind, rules) = (url?, kind?, rules?);
+        let content = match &raw.content {
+            Some(_) => self.content_selectors(raw.content.as_ref(), &format!("{key}.content")),
+            None => source_text.content.clone(),
+        };
+        let (url, kind, rules, content) = (url?, kind?, rules?, content?);
         ok.then(|| Section {
             name: raw.name.clone().unwrap_or_else(|| id.clone()),
             id,
@@ -522,7 +544,34 @@ impl Validator<'_> {
             time_format,
             limit,
             rules,
+            full_text: raw.full_text.unwrap_or(source_text.on),
+            content,
         })
+    }
+
+    /// The `content` selectors (one or a fallback list), each checked as CSS; `None` after a
+    /// problem was recorded.
+    fn content_selectors(
+        &mut self,
+        value: Option<&Spanned<Selectors>>,
+        key: &str,
+    ) -> Option<Vec<String>> {
+        let Some(value) = value else {
+            return Some(Vec::new());
+        };
+        let mut ok = true;
+        for text in value.get_ref().list() {
+            if let Err(e) = scraper::Selector::parse(text) {
+                self.problem(
+                    Some(value.span()),
+                    key,
+                    format!("`{text}` is not a valid CSS selector: {e}"),
+                );
+                ok = false;
+            }
+        }
+        let list = value.get_ref().list().into_iter().map(str::to_string);
+        ok.then(|| list.collect())
     }
 
     pub(super) fn html_rules(&mut self, raw: &RawSection, key: &str) -> Option<HtmlRules> {
@@ -562,4 +611,11 @@ impl Validator<'_> {
         }
         Some(rules)
     }
+}
+
+/// A source's `full_text` and `content`, inherited by sections that do not set their own.
+pub(super) struct FullText {
+    on: bool,
+    /// `None` when the source's selectors were invalid (a problem is recorded).
+    content: Option<Vec<String>>,
 }

@@ -96,10 +96,7 @@ impl Poller {
         }
         let key = section.key(source);
         let budget = self.config().poll.full_text_per_poll;
-        let due = match self
-            .store
-            .items_needing_text(&key, (self.clock)(), budget)
-        {
+        let due = match self.store.items_needing_text(&key, (self.clock)(), budget) {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!(section = %key, "cannot list stories that need their text: {e}");
@@ -143,8 +140,11 @@ impl Poller {
                     TEXT_ATTEMPTS
                 };
                 tracing::info!(section = %key, item = %id, attempt = attempts, "full text not stored: {e}");
-                self.store
-                    .record_text_failure(id, &e.to_string(), next_text_attempt(now, attempts))?;
+                self.store.record_text_failure(
+                    id,
+                    &e.to_string(),
+                    next_text_attempt(now, attempts),
+                )?;
             }
         }
         Ok(())

@@ -14,6 +14,7 @@ use crate::clock::{system_clock, Clock};
 use crate::config::{Config, ConfigError, SectionKind};
 use crate::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 use crate::poll::{process_body, Poller, SectionReport};
+use crate::server::images::{ImageService, ImageSetupError};
 use crate::server::{self, AppState};
 use crate::store::{Retention, Store, StoreError};
 
@@ -26,6 +27,9 @@ pub enum AppError {
     /// The store could not be opened or read.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The image proxy could not be set up.
+    #[error("{0}")]
+    Images(#[from] ImageSetupError),
     /// Binding or serving failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -453,8 +457,11 @@ pub fn start(
         clock.clone(),
         stop.clone(),
     ));
+    let images = ImageService::from_config(&config, &store)?;
     let state = web::Data::new(
-        AppState::new(config, store, clock).with_poll_metrics(poller.metrics.clone()),
+        AppState::new(config, store, clock)
+            .with_poll_metrics(poller.metrics.clone())
+            .with_images(images),
     );
     let addr = listener.local_addr()?;
     let server = server::build(state.clone(), listener)?;

@@ -78,6 +78,9 @@ pub struct ServerSettings {
     pub image_proxy: bool,
     /// Bytes of proxied images kept in memory (`[server] image_cache_mb`, default 64).
     pub image_cache_bytes: usize,
+    /// Let the image proxy fetch from loopback and private addresses (`[server]
+    /// image_proxy_private`, off: a public headwire must not be a way into its own network).
+    pub image_proxy_private: bool,
 }
 
 /// Store-wide settings that shape identity and history.

@@ -25,6 +25,7 @@ pub(super) struct RawServer {
     pub(super) token: Option<Spanned<String>>,
     pub(super) cache_mb: Option<Spanned<i64>>,
     pub(super) image_proxy: Option<bool>,
+    pub(super) image_proxy_private: Option<bool>,
     pub(super) image_cache_mb: Option<Spanned<i64>>,
 }
 

@@ -284,6 +284,7 @@ impl Validator<'_> {
                 token,
                 render_cache_bytes,
                 image_proxy: raw.server.image_proxy.unwrap_or(false),
+                image_proxy_private: raw.server.image_proxy_private.unwrap_or(false),
                 image_cache_bytes,
             },
             store_path,

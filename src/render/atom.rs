@@ -2,7 +2,8 @@
 //! `atom_syndication`): one `<entry>` per item with a stable id, both times, every label as a
 //! category, an author on every entry (the story's author, else its portal), an
 //! `<atom:source>` naming the portal, the image as an enclosure link plus `<media:content>`,
-//! and the summary as sanitised `type="html"` text.
+//! the summary as sanitised `type="html"` text, and the full article text, when stored and
+//! asked for, as `<content type="html">`.
 
 use super::xml::XmlWriter;
 use super::{
@@ -88,13 +89,19 @@ fn entry(w: &mut XmlWriter, item: &Item, source: &SourceInfo) {
         let html = summary_html(summary, item.link.as_deref());
         w.text("summary", &[("type", "html")], &html);
     }
-    // An entry without an alternate link must carry content (RFC 4287 §4.1.2): a story whose
-    // only link was unusable shows its summary, else its title.
-    if item.link.is_none() {
-        match &item.summary {
-            Some(summary) => w.text("content", &[("type", "html")], &summary_html(summary, None)),
-            None => w.text("content", &[("type", "text")], title),
+    // The full text when stored. Otherwise an entry without an alternate link must still carry
+    // content (RFC 4287 §4.1.2): a story whose only link was unusable shows its summary, else
+    // its title.
+    match (&item.content, &item.link, &item.summary) {
+        (Some(content), link, _) => {
+            let html = summary_html(content, link.as_deref());
+            w.text("content", &[("type", "html")], &html);
         }
+        (None, None, Some(summary)) => {
+            w.text("content", &[("type", "html")], &summary_html(summary, None))
+        }
+        (None, None, None) => w.text("content", &[("type", "text")], title),
+        (None, Some(_), _) => {}
     }
     w.open("source", &[]);
     let fallback_id = format!("urn:headwire:source:{}", source.id);

@@ -1,9 +1,11 @@
-//! JSON Feed 1.1 documents.
+//! JSON Feed 1.1 documents: the full article text, when stored and asked for, as
+//! `content_html` (with the summary as plain-text `summary`), else the summary.
 
 use serde_json::{json, Value};
 
 use super::{entry_urn, primary_source, summary_html, FeedMeta, SourceLookup};
 use crate::store::Item;
+use crate::text::html_to_text;
 
 /// Renders items as a JSON Feed 1.1 document.
 pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> String {
@@ -25,10 +27,17 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
             if let Some(link) = &item.link {
                 entry["url"] = json!(link);
             }
-            if let Some(summary) = &item.summary {
-                entry["content_html"] = json!(summary_html(summary, item.link.as_deref()));
-            } else {
-                entry["content_text"] = json!(super::display_title(item));
+            match (&item.content, &item.summary) {
+                (Some(content), summary) => {
+                    entry["content_html"] = json!(summary_html(content, item.link.as_deref()));
+                    if let Some(summary) = summary {
+                        entry["summary"] = json!(html_to_text(summary));
+                    }
+                }
+                (None, Some(summary)) => {
+                    entry["content_html"] = json!(summary_html(summary, item.link.as_deref()));
+                }
+                (None, None) => entry["content_text"] = json!(super::display_title(item)),
             }
             if let Some(image) = &item.image {
                 entry["image"] = json!(image);

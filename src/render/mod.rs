@@ -202,6 +202,7 @@ pub(crate) mod fixtures {
             labels: vec!["时政".into(), "抗疫进行时".into()],
             label_keys: vec![],
             title_key: String::new(),
+            content: None,
         }
     }
 

@@ -3,10 +3,14 @@
 //! `<ttl>` from the poll interval, RFC 822 dates, a non-permalink `<guid>` per item,
 //! `<source url>` naming the portal, `dc:creator` for authors (RSS `<author>` must be an
 //! e-mail address), every label as a `<category>`, an image as an `<enclosure>` plus
-//! `<media:content>`, and the summary as escaped, sanitised HTML in `<description>`.
+//! `<media:content>`, the summary as escaped, sanitised HTML in `<description>`, and the full
+//! article text, when stored and asked for, in `<content:encoded>`.
 
 use super::xml::XmlWriter;
 use super::{entry_urn, primary_source, summary_html, FeedMeta, SourceLookup, MEDIA_NS};
+
+/// The RSS content module's namespace (`content:encoded`: the full article text).
+const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
 use crate::store::Item;
 
 /// Renders items as an RSS 2.0 document.
@@ -19,6 +23,7 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
             ("xmlns:atom", "http://www.w3.org/2005/Atom"),
             ("xmlns:dc", "http://purl.org/dc/elements/1.1/"),
             ("xmlns:media", MEDIA_NS),
+            ("xmlns:content", CONTENT_NS),
         ],
     );
     w.open("channel", &[]);
@@ -57,6 +62,13 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
                 "description",
                 &[],
                 &summary_html(summary, item.link.as_deref()),
+            );
+        }
+        if let Some(content) = &item.content {
+            w.text(
+                "content:encoded",
+                &[],
+                &summary_html(content, item.link.as_deref()),
             );
         }
         if let Some(author) = &item.author {

@@ -346,6 +346,7 @@ fn render_feed(
     let generation = state.store.feed_generation(&deps.labels, &deps.sources);
     let budget = state.feed_budget;
     let store_query = Query {
+        with_text: !query.summary_only && config.sections().any(|(_, s)| s.full_text),
         labels,
         sources: query.sources.clone(),
         since: query.since,
@@ -354,13 +355,16 @@ fn render_feed(
         limit: query.limit,
         deadline: Instant::now().checked_add(budget),
     };
-    let items = state
+    let mut items = state
         .store
         .query(&store_query, &|_: &Item| true)
         .map_err(|e| match e {
             StoreError::OverBudget { examined } => FeedError::OverBudget { budget, examined },
             other => FeedError::Store(other),
         })?;
+    if let Some(images) = &state.images {
+        items.iter_mut().for_each(|item| images.rewrite(item));
+    }
     let lookup = |id: &str| {
         config
             .sources

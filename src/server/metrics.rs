@@ -83,16 +83,37 @@ pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         state.metrics.over_budget.load(Ordering::Relaxed),
         state.metrics.busy.load(Ordering::Relaxed)
     );
+    let texts = state.store.text_counts();
     let _ = writeln!(
         out,
-        "# HELP headwire_items Items in the store.\n# TYPE headwire_items gauge\nheadwire_items {}",
-        state.store.len()
+        "# HELP headwire_items Items in the store.\n# TYPE headwire_items gauge\nheadwire_items {}\n\
+         # HELP headwire_full_texts Items by full-text state (stored, pending, failed).\n\
+         # TYPE headwire_full_texts gauge\n\
+         headwire_full_texts{{state=\"stored\"}} {}\n\
+         headwire_full_texts{{state=\"pending\"}} {}\n\
+         headwire_full_texts{{state=\"failed\"}} {}",
+        state.store.len(),
+        texts.have,
+        texts.pending,
+        texts.failed
     );
+    if let Some(images) = &state.images {
+        let (count, bytes) = images.cached();
+        let _ = writeln!(
+            out,
+            "# HELP headwire_image_cache_entries Images held by the image proxy's cache.\n\
+             # TYPE headwire_image_cache_entries gauge\nheadwire_image_cache_entries {count}\n\
+             # HELP headwire_image_cache_bytes Bytes held by the image proxy's cache.\n\
+             # TYPE headwire_image_cache_bytes gauge\nheadwire_image_cache_bytes {bytes}"
+        );
+    }
     if let Some(poll) = &state.poll_metrics {
         let polls = poll.polls.load(Ordering::Relaxed);
         let failures = poll.failures.load(Ordering::Relaxed);
         let unchanged = poll.unchanged.load(Ordering::Relaxed);
         let new_items = poll.new_items.load(Ordering::Relaxed);
+        let texts_fetched = poll.texts_fetched.load(Ordering::Relaxed);
+        let texts_failed = poll.texts_failed.load(Ordering::Relaxed);
         let _ = writeln!(
             out,
             "# HELP headwire_polls_total Section polls finished.\n\
@@ -102,7 +123,11 @@ pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
              # HELP headwire_polls_unchanged_total Polls answered 304 or with an unchanged body.\n\
              # TYPE headwire_polls_unchanged_total counter\nheadwire_polls_unchanged_total {unchanged}\n\
              # HELP headwire_new_items_total Items created by polls.\n\
-             # TYPE headwire_new_items_total counter\nheadwire_new_items_total {new_items}"
+             # TYPE headwire_new_items_total counter\nheadwire_new_items_total {new_items}\n\
+             # HELP headwire_full_text_fetches_total Story pages fetched for their full text.\n\
+             # TYPE headwire_full_text_fetches_total counter\n\
+             headwire_full_text_fetches_total{{result=\"stored\"}} {texts_fetched}\n\
+             headwire_full_text_fetches_total{{result=\"failed\"}} {texts_failed}"
         );
     }
     state.metrics.record(Route::Metrics, started);

@@ -25,6 +25,7 @@ pub mod access;
 pub mod cache;
 pub mod feeds;
 pub mod headers;
+pub mod images;
 pub mod lookup;
 pub mod metrics;
 mod pages;
@@ -44,6 +45,7 @@ use crate::metrics::PollMetrics;
 use crate::store::Store;
 use cache::RenderCache;
 use feeds::{RenderSlots, FEED_BUDGET};
+use images::ImageService;
 use lookup::SectionLookup;
 use metrics::ServerMetrics;
 
@@ -74,6 +76,9 @@ pub struct AppState {
     slots: RenderSlots,
     /// Runs on the blocking thread before every feed render (tests use it to hold renders).
     render_hook: Option<RenderHook>,
+    /// The image proxy, when `[server] image_proxy` is on (set at start; a reload that turns
+    /// it on or off takes effect at the next start).
+    pub(crate) images: Option<Arc<ImageService>>,
 }
 
 /// A function run before each feed render (see [`AppState::with_render_hook`]).
@@ -95,7 +100,14 @@ impl AppState {
             feed_budget: FEED_BUDGET,
             slots: RenderSlots::for_this_machine(),
             render_hook: None,
+            images: None,
         }
+    }
+
+    /// Serves `/img/` and rewrites feed images through `images` (see [`ImageService`]).
+    pub fn with_images(mut self, images: Option<ImageService>) -> AppState {
+        self.images = images.map(Arc::new);
+        self
     }
 
     /// Replaces the per-feed scan budget (tests use a zero budget to see the `503`).

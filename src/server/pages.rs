@@ -388,8 +388,17 @@ fn status_json(state: &AppState) -> String {
                 "last_new": s.last_new,
                 "last_blocked": s.last_blocked,
                 "items_stored": state.store.count_label(&fold_label(&key)),
+                "full_text": section.full_text,
             })
         })
         .collect();
-    json!({ "items": state.store.len(), "sections": sections }).to_string()
+    let texts = state.store.text_counts();
+    json!({
+        "items": state.store.len(),
+        // Items with their full text, still without it, and whose last text fetch failed
+        // (retried with backoff, then left alone).
+        "full_text": { "stored": texts.have, "pending": texts.pending, "failed": texts.failed },
+        "sections": sections,
+    })
+    .to_string()
 }

@@ -17,10 +17,12 @@ pub enum Route {
     Health,
     /// `/metrics`: Prometheus text.
     Metrics,
+    /// `/img/{token}`: a story image fetched with its page as `Referer` (`image_proxy`).
+    Image,
 }
 
 /// Every route, feeds first (a feed's index is its [`Format`] discriminant).
-pub const ROUTES: [Route; 8] = [
+pub const ROUTES: [Route; 9] = [
     Route::Feed(Format::Rss),
     Route::Feed(Format::Atom),
     Route::Feed(Format::Json),
@@ -29,6 +31,7 @@ pub const ROUTES: [Route; 8] = [
     Route::Status,
     Route::Health,
     Route::Metrics,
+    Route::Image,
 ];
 
 impl Route {
@@ -43,8 +46,12 @@ impl Route {
             Route::Status => "/api/status",
             Route::Health => "/healthz",
             Route::Metrics => "/metrics",
+            Route::Image => "/img/{token}",
         }
     }
+
+    /// Where [`Route::Image`]'s signed tokens start (the path before `{token}`).
+    pub const IMAGE_BASE: &'static str = "/img/";
 
     /// This route's position in [`ROUTES`].
     pub fn index(self) -> usize {

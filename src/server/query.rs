@@ -43,6 +43,9 @@ pub struct FeedQuery {
     pub limit: usize,
     /// The token given, if any.
     pub token: Option<String>,
+    /// `content=summary`: serve summaries only, never the stored full text (smaller feeds for
+    /// readers that open the story page themselves).
+    pub summary_only: bool,
 }
 
 impl FeedQuery {
@@ -59,13 +62,14 @@ impl FeedQuery {
         let mut exclude = self.exclude.clone();
         exclude.sort();
         format!(
-            "s={}|src={}|q={}|x={}|since={}|l={}",
+            "s={}|src={}|q={}|x={}|since={}|l={}|c={}",
             sections.join(","),
             sources.join(","),
             words.join(" "),
             exclude.join(" "),
             self.since.map(|t| t.timestamp()).unwrap_or(0),
-            self.limit
+            self.limit,
+            u8::from(self.summary_only)
         )
     }
 
@@ -118,6 +122,12 @@ pub enum QueryError {
     /// `limit` is not a whole number in range.
     #[error("`limit={value}`: use a whole number from 1 to {MAX_LIMIT} in ASCII digits")]
     Limit {
+        /// The value given (shortened).
+        value: String,
+    },
+    /// `content` is neither `full` nor `summary`.
+    #[error("`content={value}`: use `full` (the stored article text, the default) or `summary`")]
+    Content {
         /// The value given (shortened).
         value: String,
     },
@@ -255,6 +265,7 @@ pub fn parse_query(
     };
     let mut seen_limit = false;
     let mut seen_since = false;
+    let mut seen_content = false;
     for (name, value) in decode_pairs(raw)? {
         let once = |seen: &mut bool, name: &'static str| {
             if std::mem::replace(seen, true) {
@@ -271,11 +282,11 @@ pub fn parse_query(
                 query.token = Some(value);
                 continue;
             }
-            "section" | "source" | "q" | "exclude" | "since" | "limit" => {}
+            "section" | "source" | "q" | "exclude" | "since" | "limit" | "content" => {}
             _ => {
                 return Err(QueryError::Unknown {
                     name: shown(&name),
-                    allowed: "section, source, q, exclude, since, limit or token",
+                    allowed: "section, source, q, exclude, since, limit, content or token",
                 })
             }
         }
@@ -307,6 +318,18 @@ pub fn parse_query(
             }
             "q" => query.words.extend(words(&value)),
             "exclude" => query.exclude.extend(words(&value)),
+            "content" => {
+                once(&mut seen_content, "content")?;
+                query.summary_only = match value.trim() {
+                    "summary" => true,
+                    "full" => false,
+                    _ => {
+                        return Err(QueryError::Content {
+                            value: shown(&value),
+                        })
+                    }
+                };
+            }
             "since" => {
                 once(&mut seen_since, "since")?;
                 let (since, relative) = parse_since(&value, now)?;

@@ -8,7 +8,7 @@ use actix_web::{guard, web, HttpRequest, HttpResponse};
 
 use super::feeds::{feed_atom, feed_json, feed_rss};
 use super::paths::{Format, Route, ROUTES};
-use super::{metrics, pages, query, AppState};
+use super::{images, metrics, pages, query, AppState};
 
 /// The methods every route answers (the `Allow` header of a `405`).
 pub const ALLOW: &str = "GET, HEAD";
@@ -29,12 +29,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             Route::Status => get_or_head.to(pages::status),
             Route::Health => get_or_head.to(healthz),
             Route::Metrics => get_or_head.to(metrics::metrics),
+            Route::Image => get_or_head.to(images::image),
         };
         let resource = web::resource(route.path())
             .default_service(web::to(method_not_allowed))
             .route(handler);
         match route {
-            Route::Feed(_) => {
+            // Feeds negotiate their own coding; images are compressed already.
+            Route::Feed(_) | Route::Image => {
                 cfg.service(resource);
             }
             _ => compressed = compressed.service(resource),

@@ -361,6 +361,7 @@ impl Store {
                 labels,
                 label_keys,
                 title_key: obs.title_key.clone(),
+                content: None,
             },
             new_index_keys,
             title_entry: Some(title_entry(&obs.title_key, &id)),

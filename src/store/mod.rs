@@ -157,6 +157,10 @@ pub struct Item {
     pub label_keys: Vec<String>,
     /// Folded title used for cross-source matching.
     pub title_key: String,
+    /// The story's full article text (sanitised HTML), filled only by a [`Query`] with
+    /// `with_text` (it lives in the `content` tree, not in the item record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
 }
 
 impl Item {
@@ -247,6 +251,9 @@ pub struct Query {
     /// Give up with [`StoreError::OverBudget`] once this instant has passed (checked while
     /// scanning), so one expensive search cannot hold a worker for seconds.
     pub deadline: Option<std::time::Instant>,
+    /// Fill each item's [`Item::content`] with its stored full text (one more point read per
+    /// item; feeds of `full_text` sections that serve content).
+    pub with_text: bool,
 }
 
 /// Store errors: what went wrong and what to do.

@@ -128,6 +128,10 @@ impl Store {
             if !keep(&item) {
                 continue;
             }
+            let mut item = item;
+            if query.with_text {
+                item.content = self.content.get(id)?.map(|v| content::decompress_text(&v)).transpose()?;
+            }
             out.push(item);
             if out.len() >= limit {
                 break;

@@ -303,6 +303,7 @@ fn decode_binary(id: &[u8; 16], bytes: &[u8]) -> Result<Item, Bad> {
         sections,
         labels,
         label_keys,
+        content: None,
     })
 }
 
@@ -371,6 +372,7 @@ mod tests {
                 fold_label("World"),
                 "literal key".into(),
             ],
+            content: None,
         }
     }
 
@@ -498,6 +500,7 @@ mod tests {
                 sections,
                 labels,
                 label_keys,
+                content: None,
             };
             let id = item_id(&identity);
             prop_assert_eq!(decode_item(&id, &encode_item(&item)).unwrap(), item);

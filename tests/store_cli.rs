@@ -152,6 +152,9 @@ fn stats_counts_items_per_source_and_section() {
         "tombstones: 1",
         "aliases: 1",
         "schema: headwire-store/5",
+        "texts stored: 0",
+        "texts pending: 3",
+        "texts failed: 0",
     ] {
         assert!(
             lines.contains(&expected),

@@ -4,7 +4,8 @@
 //! a simple in-memory model of the store's rules. After every step the store must hold exactly
 //! the model's items — same labels, sources, sections, text, published and updated times —
 //! answer label and source queries from its indexes with exactly the model's items in order,
-//! know the model's tombstones, and `verify()` must find nothing.
+//! know the model's tombstones, hold exactly the model's full texts and fetch failures (which
+//! retention deletes with their items), and `verify()` must find nothing.
 //!
 //! `PROPTEST_CASES` overrides the default of 64 cases.
 
@@ -50,6 +51,11 @@ enum Op {
     Sweep {
         advance_days: i64,
     },
+    /// Store full text for the `nth` stored item (by id, wrapping), or record a failed fetch.
+    Text {
+        nth: usize,
+        fail: bool,
+    },
 }
 
 fn entry() -> impl Strategy<Value = Entry> {
@@ -79,6 +85,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop::sample::select(vec![0i64, 1, 2, 4, 8, 35]).prop_map(|advance_days| Op::Sweep {
             advance_days
         }),
+        2 => (0usize..8, any::<bool>()).prop_map(|(nth, fail)| Op::Text { nth, fail }),
     ]
 }
 
@@ -171,6 +178,9 @@ struct Model {
     tombs: BTreeMap<[u8; 16], MTomb>,
     /// What each section's latest poll listed (the items its stories resolved to).
     listed: BTreeMap<String, BTreeSet<[u8; 16]>>,
+    /// Full text stored per item, and items whose last text fetch failed (without text).
+    texts: BTreeMap<[u8; 16], String>,
+    text_failures: BTreeMap<[u8; 16], u32>,
 }
 
 /// What a batch did, to compare with `BatchOutcome`.
@@ -467,6 +477,25 @@ fn check(store: &Store, model: &Model, step: usize) -> Result<(), TestCaseError>
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert!(problems.is_empty(), "step {step}: verify: {problems:?}");
     prop_assert_eq!(store.len(), model.items.len(), "step {}: len", step);
+    for id in model.items.keys() {
+        prop_assert_eq!(
+            store.text(&hex(id)).unwrap(),
+            model.texts.get(id).cloned(),
+            "step {}: text",
+            step
+        );
+    }
+    let texts = store.text_counts();
+    prop_assert_eq!(
+        (texts.have, texts.failed, texts.pending),
+        (
+            model.texts.len(),
+            model.text_failures.len(),
+            model.items.len() - model.texts.len() - model.text_failures.len()
+        ),
+        "step {}: text counts",
+        step
+    );
     for (id, m) in &model.items {
         let item = store.get(&hex(id)).unwrap();
         prop_assert!(item.is_some(), "step {step}: item {} missing", m.identity);
@@ -628,6 +657,37 @@ fn run_case(window: Option<Duration>, ops: &[Op]) -> Result<(), TestCaseError> {
                 let expected = model.sweep(&retention, now);
                 let report = store.as_ref().unwrap().sweep(&retention, now).unwrap();
                 prop_assert_eq!(report.deleted.len(), expected, "step {}: deleted", step);
+                // Retention takes an item's text and fetch state with it.
+                let Model {
+                    items,
+                    texts,
+                    text_failures,
+                    ..
+                } = &mut model;
+                texts.retain(|id, _| items.contains_key(id));
+                text_failures.retain(|id, _| items.contains_key(id));
+            }
+            Op::Text { nth, fail } => {
+                let store = store.as_ref().unwrap();
+                if let Some(id) = model.items.keys().cycle().nth(*nth).copied() {
+                    if *fail {
+                        let got = store
+                            .record_text_failure(&hex(&id), "timeout", now + Duration::hours(1))
+                            .unwrap();
+                        if model.texts.contains_key(&id) {
+                            prop_assert!(got.is_none(), "step {}: failure after text", step);
+                        } else {
+                            let attempts = model.text_failures.entry(id).or_default();
+                            *attempts += 1;
+                            prop_assert_eq!(got.map(|s| s.attempts), Some(*attempts));
+                        }
+                    } else {
+                        let html = format!("<p>{} at step {step}</p>", hex(&id));
+                        prop_assert!(store.put_text(&hex(&id), &html).unwrap());
+                        model.text_failures.remove(&id);
+                        model.texts.insert(id, html);
+                    }
+                }
             }
         }
         check(store.as_ref().unwrap(), &model, step)?;

@@ -591,11 +591,15 @@ impl Store {
             .map_or(0, |n| n as usize)
     }
 
-    /// Tombstone and alias counts, on-disk size and layout, for `store stats`.
+    /// Tombstone and alias counts, full-text counts, on-disk size and layout, for `store stats`.
     pub fn extra_stats(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let texts = self.text_counts();
         Ok(vec![
             ("tombstones".into(), self.tombstones.len().to_string()),
             ("aliases".into(), self.aliases.len().to_string()),
+            ("texts stored".into(), texts.have.to_string()),
+            ("texts pending".into(), texts.pending.to_string()),
+            ("texts failed".into(), texts.failed.to_string()),
             ("disk bytes".into(), self.db.size_on_disk()?.to_string()),
             ("schema".into(), SCHEMA_VERSION.to_string()),
         ])

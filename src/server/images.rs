@@ -50,7 +50,10 @@ pub struct ImageService {
 impl ImageService {
     /// The service `[server]` asks for (`None` when `image_proxy` is off), with the store's
     /// signing key (made on first use).
-    pub fn from_config(config: &Config, store: &Store) -> Result<Option<ImageService>, ImageSetupError> {
+    pub fn from_config(
+        config: &Config,
+        store: &Store,
+    ) -> Result<Option<ImageService>, ImageSetupError> {
         if !config.server.image_proxy {
             return Ok(None);
         }
@@ -102,7 +105,10 @@ pub(super) async fn image(
 ) -> HttpResponse {
     let started = Instant::now();
     let response = match &state.images {
-        None => plain(404, "the image proxy is off ([server] image_proxy = false)\n"),
+        None => plain(
+            404,
+            "the image proxy is off ([server] image_proxy = false)\n",
+        ),
         Some(images) => match images.proxy.serve(&token).await {
             Ok(image) => {
                 let lines = req

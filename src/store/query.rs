@@ -130,7 +130,11 @@ impl Store {
             }
             let mut item = item;
             if query.with_text {
-                item.content = self.content.get(id)?.map(|v| content::decompress_text(&v)).transpose()?;
+                item.content = self
+                    .content
+                    .get(id)?
+                    .map(|v| content::decompress_text(&v))
+                    .transpose()?;
             }
             out.push(item);
             if out.len() >= limit {

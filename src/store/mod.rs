@@ -97,8 +97,8 @@ use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 use crate::config::Config;
 use crate::normalize::search::{matches as text_matches, search_text};
-use crate::normalize::text::fold_label;
 use crate::normalize::Observed;
+use crate::text::fold_label;
 
 mod batch;
 mod content;

@@ -7,7 +7,7 @@ fn obs(identity: &str, title: &str, published: Option<DateTime<Utc>>, labels: &[
         identity: identity.to_string(),
         link: Some(format!("https://example.com/{identity}")),
         title: title.to_string(),
-        title_key: crate::normalize::text::title_key(title),
+        title_key: crate::text::title_key(title),
         summary: None,
         author: None,
         image: None,
@@ -267,7 +267,7 @@ fn merged_story_stays_one_item_when_its_source_polls_again() {
     // not rewrite a's text.
     let mut renamed = b.clone();
     renamed.title = "完全不同的标题".into();
-    renamed.title_key = crate::normalize::text::title_key(&renamed.title);
+    renamed.title_key = crate::text::title_key(&renamed.title);
     let out = store
         .apply_batch(&ctx("b", "y", "b/y", t(5)), &[renamed])
         .unwrap();

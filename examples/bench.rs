@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use clap::{Parser, Subcommand};
-use headwire::normalize::text::{fold_label, title_key};
 use headwire::normalize::Observed;
 use headwire::render::{self, FeedMeta, SourceInfo};
 use headwire::store::{BatchContext, Query, Store};
+use headwire::text::{fold_label, title_key};
 
 /// Sections in the synthetic installation.
 const SECTIONS: usize = 1000;

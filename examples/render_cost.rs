@@ -13,11 +13,11 @@ use atom_syndication::extension::{Extension, ExtensionMap};
 use chrono::{FixedOffset, TimeZone, Utc};
 use headwire::normalize::Observed;
 use headwire::render::{
-    self, entry_urn, primary_source, push_xml_escaped, summary_html, xml_text, FeedMeta,
-    SourceInfo, SourceLookup,
+    self, entry_urn, primary_source, summary_html, FeedMeta, SourceInfo, SourceLookup,
 };
 use headwire::store::{BatchContext, Item, Query, Store};
 use headwire::text::{fold_label, title_key};
+use headwire::text::{push_xml_escaped, xml_text};
 
 const ITEMS: usize = 50;
 

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 use crate::config::{Config, ConfigError};
+use crate::text::one_line;
 
 /// A section to append, with its source's settings for when the source is new.
 #[derive(Debug, Clone)]
@@ -194,15 +195,6 @@ pub fn append_to_file(path: &Path, sections: &[NewSection]) -> Result<String, Ed
         return Err(io(e));
     }
     Ok(text)
-}
-
-fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use headwire::decode::{decode, strip_xml_encoding_declaration, DocKind};
 use headwire::extract::feed::{parse_feed, FeedError};
-use headwire::fetch::charset::{decode, strip_xml_encoding_declaration, DocKind};
 
 const MANIFEST: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use headwire::fetch::charset::{decode, DocKind};
+use headwire::decode::{decode, DocKind};
 use headwire::fulltext::{extract_article, Method};
 use url::Url;
 

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use actix_web::web;
 use chrono::{DateTime, TimeZone, Utc};
 use headwire::config::Config;
-use headwire::normalize::text::title_key;
 use headwire::normalize::Observed;
 use headwire::server::{self, AppState};
 use headwire::store::{BatchContext, Store};
+use headwire::text::title_key;
 
 /// 2022-03-13 06:00 UTC: the server's clock.
 fn now() -> DateTime<Utc> {

@@ -1,8 +1,8 @@
 //! Property tests: every parser that reads text from outside is total (never panics, never
 //! loops or blows up) and keeps its promises on arbitrary and hostile input.
 //!
-//! Covered: time text (`normalize::time`), durations, text folding (`normalize::text`), links
-//! (`normalize::url`), charset detection and decoding (`fetch::charset`), HTML extraction
+//! Covered: time text (`normalize::time`), durations (`units`), text folding (`text`), links
+//! (`normalize::url`), charset detection and decoding (`decode`), HTML extraction
 //! (`extract::html`), every feed format (`extract::feed`) and the config file (`Config::parse`).
 //! Inputs are arbitrary Unicode and bytes, strings built from tokens that look like the real
 //! thing (time words, full-width digits, huge numbers, characters whose case folding changes
@@ -29,16 +29,18 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use headwire::config::{Config, HtmlRules, SectionKind};
-use headwire::extract::feed::{parse_feed, parse_feed_limited};
-use headwire::extract::html::{extract_page, FieldSelector, ItemSelector};
-use headwire::fetch::charset::{
+use headwire::decode::{
     charset_from_content_type, decode, strip_xml_encoding_declaration, DocKind,
 };
-use headwire::normalize::text::{clean_text, escape_html, fold_label, title_key, to_simplified};
+use headwire::extract::feed::{parse_feed, parse_feed_limited};
+use headwire::extract::html::extract_page;
 use headwire::normalize::time::{
-    parse_duration, parse_time, TimeContext, TimeError, EARLIEST_BELIEVABLE, FUTURE_TOLERANCE,
+    parse_time, TimeContext, TimeError, EARLIEST_BELIEVABLE, FUTURE_TOLERANCE,
 };
 use headwire::normalize::url::canonical_link;
+use headwire::selector::{FieldSelector, ItemSelector};
+use headwire::text::{clean_text, escape_html, fold_label, title_key, to_simplified};
+use headwire::units::parse_duration;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
@@ -1942,7 +1944,7 @@ fn feeds(cases: u32, scale: u32) {
             feed_invariants(&doc, Some(500))?;
             if let Ok(feed) = parse_feed(&doc, &feed_url()) {
                 for h in &feed.headlines {
-                    prop_assert!(h.labels.len() <= headwire::extract::html::MAX_LABELS);
+                    prop_assert!(h.labels.len() <= headwire::extract::MAX_LABELS);
                 }
             }
             Ok(())

@@ -18,11 +18,11 @@ use std::time::Duration;
 use common::{fixed_clock, fixture_now, list_page, list_section, Story};
 use headwire::config::Config;
 use headwire::fetch::MAX_REDIRECTS;
-use headwire::normalize::text::fold_label;
 use headwire::poll::{
     initial_delay, Poller, ReloadSummary, BACKOFF_CAP, FIRST_POLL_SPREAD, RELOAD_SPREAD,
 };
 use headwire::store::Store;
+use headwire::text::fold_label;
 use polling_support::{Fixture, Route};
 use tokio::sync::watch;
 use tokio::time::Instant;

@@ -932,8 +932,9 @@ async fn hostile_stored_content_still_renders_valid_inert_documents() {
 /// items did not change keeps its ETag, so a reader's revalidation still gets a 304.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_re_renders_only_the_feeds_it_touched() {
-    use headwire::normalize::{text::title_key, Observed};
+    use headwire::normalize::Observed;
     use headwire::store::BatchContext;
+    use headwire::text::title_key;
     let h = Harness::start(None).await;
     let politics = "/feed.atom?section=politics";
     let top_world = "/feed.atom?section=world&limit=1";

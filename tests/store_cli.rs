@@ -13,9 +13,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use common::closed_port;
 use headwire::config::Config;
-use headwire::normalize::text::title_key;
 use headwire::normalize::Observed;
 use headwire::store::{BatchContext, Retention, Store};
+use headwire::text::title_key;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2022, 3, 13, 6, 0, 0).unwrap()
@@ -244,7 +244,7 @@ async fn serve_sweeps_at_start_and_every_ten_minutes_until_stopped() {
     );
     assert_eq!(store.len(), 2);
     let clock_ms = Arc::new(AtomicI64::new(now().timestamp_millis()));
-    let clock: headwire::poll::Clock = {
+    let clock: headwire::clock::Clock = {
         let clock_ms = clock_ms.clone();
         Arc::new(move || {
             Utc.timestamp_millis_opt(clock_ms.load(Ordering::SeqCst))

@@ -12,11 +12,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use headwire::normalize::text::{fold_label, title_key};
 use headwire::normalize::Observed;
 use headwire::store::{
     item_id, BatchContext, Query, Retention, RetentionPolicy, Store, DEFAULT_KEEP_DAYS,
 };
+use headwire::text::{fold_label, title_key};
 use proptest::prelude::*;
 
 const SOURCES: [&str; 3] = ["a", "b", "c"];

@@ -15,9 +15,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use headwire::normalize::text::title_key;
 use headwire::normalize::Observed;
 use headwire::store::{BatchContext, Query, Retention, RetentionPolicy, Store, SCHEMA_VERSION};
+use headwire::text::title_key;
 
 const TEST_NAME: &str = "a_kill_at_any_moment_of_the_upgrade_leaves_a_store_that_finishes_it";
 const CHILD_ENV: &str = "HEADWIRE_UPGRADE_CHILD";

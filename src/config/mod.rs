@@ -57,7 +57,8 @@ pub const MAX_HEADLINES_PER_PAGE: usize = 10_000;
 /// Default size of the render cache (`[server] cache_mb`).
 pub const DEFAULT_RENDER_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
-/// sled's page cache when `store.cache_mb` is not set: 32 MiB.
+/// sled's page cache when `[store] cache_mb` is not set: past this, uncached feed renders got
+/// little faster while peak memory kept growing (BENCHMARKS.md).
 pub const DEFAULT_STORE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// How headwire serves feeds.

@@ -10,9 +10,9 @@
 use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
-use super::Headline;
+use super::{Headline, MAX_LABELS};
 use crate::config::HtmlRules;
-use crate::selector::FIELDS;
+use crate::selector::{FieldSelector, FIELDS};
 use crate::text::{clean_text, escape_html, resolve_link};
 
 /// Text read for one field of one item is cut after this many bytes (at a character
@@ -62,9 +62,6 @@ const LAZY_IMAGE_ATTRS: &[&str] = &[
     "src",
 ];
 
-// moved: re-export for callers outside this change
-pub use crate::selector::{FieldSelector, ItemSelector};
-
 /// How extraction evaluates a parsed selector against one item.
 impl FieldSelector {
     /// Elements this selector designates inside `item`, in document order, matched lazily so
@@ -105,9 +102,6 @@ impl FieldSelector {
             .collect()
     }
 }
-
-// moved: re-export for callers outside this change
-pub use super::MAX_LABELS;
 
 /// Elements left open before the parser stops reading a page: html5ever checks the stack of
 /// open elements on every start tag, so a page of N nested `<div>`s costs N² steps to parse
@@ -559,6 +553,7 @@ fn first_image(selectors: &[FieldSelector], item: ElementRef<'_>, base: &Url) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::selector::ItemSelector;
 
     fn rules(
         item: &str,

@@ -12,8 +12,6 @@
 //! 503, and every failure is classified into a kind a user can act on (DNS, connect, timeout,
 //! HTTP status, too large, redirect, decode, truncated) for the section's status.
 
-// moved: re-export for callers outside this change
-pub use crate::decode as charset;
 use crate::decode::{decode_document, Decoded, Expect};
 
 use std::time::Duration;

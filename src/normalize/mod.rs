@@ -8,7 +8,6 @@
 
 pub mod bounds;
 pub mod search;
-pub mod text;
 pub mod time;
 pub mod url;
 

@@ -37,17 +37,15 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::config::{Config, Section, Source};
 use crate::extract::{feed, html};
 use crate::fetch::FetchError;
+use crate::metrics::PollMetrics;
 use crate::store::{Store, StoreError};
 use limits::Limits;
 use supervise::join_error_message;
 
-// moved: re-export for callers outside this change
-pub use crate::clock::{system_clock, Clock};
-// moved: re-export for callers outside this change
-pub use crate::metrics::PollMetrics;
 pub use article::TextReport;
 pub use process::{expected, process_body, process_document, Processed};
 pub use reload::{section_fingerprint, ReloadSummary};

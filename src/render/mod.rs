@@ -18,6 +18,7 @@ mod xml;
 use chrono::{DateTime, Utc};
 
 use crate::store::Item;
+use crate::text::xml_text;
 
 /// The Media RSS namespace (`media:content` for images, in RSS and Atom alike).
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
@@ -84,9 +85,6 @@ pub fn display_title(item: &Item) -> &str {
         &item.title
     }
 }
-
-// moved: re-export for callers outside this change
-pub use crate::text::{push_xml_escaped, xml_text};
 
 /// A summary made safe to show: sanitised with ammonia (script/style dropped with their
 /// content, event-handler attributes and `javascript:` URLs removed, links marked
@@ -253,6 +251,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::*;
     use super::*;
+    use crate::text::push_xml_escaped;
 
     #[test]
     fn summaries_are_sanitised_and_absolutised() {

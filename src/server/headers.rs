@@ -9,6 +9,7 @@
 //! - `Accept-Encoding`: RFC 9110 §12.5.3 — codings with q-values, `*`, `identity`.
 
 use super::cache::Coding;
+use crate::http_date::parse_seconds;
 
 /// The outcome of evaluating `If-None-Match` against a representation's entity-tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,11 +143,8 @@ pub fn if_modified_since<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Optio
     if lines.next().is_some() {
         return None;
     }
-    http_date_seconds(line)
+    parse_seconds(line)
 }
-
-// moved: re-export for callers outside this change
-pub use crate::http_date::parse_seconds as http_date_seconds;
 
 /// A q-value (`0`, `0.5`, `1.000`; RFC 9110 §12.4.2) in thousandths; `None` when malformed.
 pub fn qvalue(text: &[u8]) -> Option<u16> {

@@ -22,7 +22,7 @@ pub struct SectionLookup {
 impl SectionLookup {
     /// Folds every section's labels of `config`.
     pub fn new(config: &Config) -> SectionLookup {
-        use crate::normalize::text::fold_label;
+        use crate::text::fold_label;
         let mut lookup = SectionLookup {
             by_label: std::collections::HashMap::new(),
             by_key: std::collections::HashMap::new(),

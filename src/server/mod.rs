@@ -87,7 +87,7 @@ pub type RenderHook = Arc<dyn Fn() + Send + Sync>;
 impl AppState {
     /// State for a config and store.
     pub fn new(config: Arc<Config>, store: Arc<Store>, clock: Clock) -> AppState {
-        crate::normalize::text::warm_up();
+        crate::text::warm_up();
         let started = clock();
         AppState {
             config: RwLock::new((config.clone(), Arc::new(SectionLookup::new(&config)))),
@@ -316,7 +316,7 @@ mod tests {
         );
         let config = Config::parse(&text, &dir.path().join("feeds.toml")).unwrap();
         let lookup = SectionLookup::new(&config);
-        use crate::normalize::text::fold_label;
+        use crate::text::fold_label;
         // An id shared by two sources reads both sections; the value itself stays (a page label
         // or a section no longer configured).
         assert_eq!(

@@ -10,7 +10,7 @@ use super::access::{bad_request, token_denied};
 use super::paths::{Format, Route};
 use super::query::page_token;
 use super::AppState;
-use crate::normalize::text::{escape_html, fold_label};
+use crate::text::{escape_html, fold_label};
 
 /// `?token=…` to append to links when the server has a token (empty otherwise). The page's
 /// query string may carry nothing but the token: anything else is a `400` with the reason.
@@ -324,7 +324,7 @@ pub(super) async fn opml(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
 fn opml_text(state: &AppState, token: &str) -> String {
     let config = state.config();
     let base = config.server.base_url.as_str().trim_end_matches('/');
-    let x = |s: &str| escape_html(&crate::render::xml_text(s));
+    let x = |s: &str| escape_html(&crate::text::xml_text(s));
     let mut body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\"><head><title>headwire feeds</title>\
          <dateCreated>{}</dateCreated><docs>http://opml.org/spec2.opml</docs></head><body>\n",

@@ -9,8 +9,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::normalize::search;
-use crate::normalize::text::fold_label;
-use crate::normalize::time::parse_duration;
+use crate::text::fold_label;
+use crate::units::parse_duration;
 
 /// The largest `limit` a reader may ask for.
 pub const MAX_LIMIT: usize = 500;

@@ -475,77 +475,53 @@ impl Store {
             &self.content,
             &self.text_state,
         )
-            .transaction(
-                |(
-                    items,
-                    by_time,
-                    by_label,
-                    by_source,
-                    titles,
-                    aliases,
-                    aliases_by_item,
-                    tombstones,
-                    tomb_expiry,
-                    meta,
-                    content,
-                    text_state,
-                )| {
-                    let trees = [
-                        items,
-                        by_time,
-                        by_label,
-                        by_source,
-                        titles,
-                        aliases,
-                        aliases_by_item,
-                        tombstones,
-                        tomb_expiry,
-                        meta,
-                        content,
-                        text_state,
-                    ];
-                    // Index counters move by what actually changed (an insert over an existing
-                    // key or a remove of a missing one counts nothing).
-                    let mut count_deltas: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
-                    for (tree_id, key, value) in &m.ops {
-                        let tree = trees[*tree_id as usize];
-                        let previous = match value {
-                            Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
-                            None => tree.remove(key.as_slice())?,
-                        };
-                        let delta = match (value, previous) {
-                            (Some(_), None) => 1,
-                            (None, Some(_)) => -1,
-                            _ => continue,
-                        };
-                        if let Some(counter) = count_key(*tree_id, key) {
-                            *count_deltas.entry(counter).or_default() += delta;
-                        }
+            .transaction(|t| {
+                // Indexed by `TreeId`, in the order of the tuple above.
+                let trees = [
+                    &t.0, &t.1, &t.2, &t.3, &t.4, &t.5, &t.6, &t.7, &t.8, &t.9, &t.10, &t.11,
+                ];
+                let meta = &t.9;
+                // Index counters move by what actually changed (an insert over an existing
+                // key or a remove of a missing one counts nothing).
+                let mut count_deltas: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+                for (tree_id, key, value) in &m.ops {
+                    let tree = trees[*tree_id as usize];
+                    let previous = match value {
+                        Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
+                        None => tree.remove(key.as_slice())?,
+                    };
+                    let delta = match (value, previous) {
+                        (Some(_), None) => 1,
+                        (None, Some(_)) => -1,
+                        _ => continue,
+                    };
+                    if let Some(counter) = count_key(*tree_id, key) {
+                        *count_deltas.entry(counter).or_default() += delta;
                     }
-                    for (counter, delta) in count_deltas {
-                        let current = meta
-                            .get(&counter)?
-                            .and_then(|raw| decode_u64(&raw))
-                            .unwrap_or(0);
-                        match current.saturating_add_signed(delta) {
-                            0 => meta.remove(counter)?,
-                            next => meta.insert(counter, &next.to_be_bytes()[..])?,
-                        };
-                    }
-                    if m.item_delta != 0 {
-                        let current = meta
-                            .get(ITEM_COUNT_KEY)?
-                            .and_then(|raw| decode_u64(&raw))
-                            .unwrap_or(0);
-                        let next = current.saturating_add_signed(m.item_delta);
-                        meta.insert(ITEM_COUNT_KEY, &next.to_be_bytes()[..])?;
-                    }
-                    if visible {
-                        meta.insert(LAST_CHANGE_KEY, &now.timestamp_millis().to_be_bytes()[..])?;
-                    }
-                    Ok::<(), ConflictableTransactionError<()>>(())
-                },
-            );
+                }
+                for (counter, delta) in count_deltas {
+                    let current = meta
+                        .get(&counter)?
+                        .and_then(|raw| decode_u64(&raw))
+                        .unwrap_or(0);
+                    match current.saturating_add_signed(delta) {
+                        0 => meta.remove(counter)?,
+                        next => meta.insert(counter, &next.to_be_bytes()[..])?,
+                    };
+                }
+                if m.item_delta != 0 {
+                    let current = meta
+                        .get(ITEM_COUNT_KEY)?
+                        .and_then(|raw| decode_u64(&raw))
+                        .unwrap_or(0);
+                    let next = current.saturating_add_signed(m.item_delta);
+                    meta.insert(ITEM_COUNT_KEY, &next.to_be_bytes()[..])?;
+                }
+                if visible {
+                    meta.insert(LAST_CHANGE_KEY, &now.timestamp_millis().to_be_bytes()[..])?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            });
         match result {
             Ok(()) => {
                 if visible {

@@ -33,10 +33,6 @@ pub(super) const SWEEP_CHUNK: usize = 256;
 /// Folded titles shorter than this never merge across sources (too likely to collide).
 pub(super) const MIN_TITLE_MATCH_CHARS: usize = 4;
 
-/// sled's page cache when `[store] cache_mb` is not set: past this, uncached feed renders got
-/// little faster while peak memory kept growing (BENCHMARKS.md).
-pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
-
 /// Retention when a source sets neither `keep_days` nor `keep_items`, and the tombstone window
 /// for sources without `keep_days`.
 pub const DEFAULT_KEEP_DAYS: u32 = 30;

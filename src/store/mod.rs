@@ -95,10 +95,10 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_STORE_CACHE_BYTES};
 use crate::normalize::search::{matches as text_matches, search_text};
-use crate::normalize::text::fold_label;
 use crate::normalize::Observed;
+use crate::text::fold_label;
 
 mod batch;
 mod content;
@@ -115,8 +115,8 @@ mod tests;
 pub use content::{TextCounts, TextFetchState, TEXT_SCAN_ITEMS};
 use layout::*;
 pub use layout::{
-    item_id, published_is_believable, DEFAULT_CACHE_BYTES, DEFAULT_KEEP_DAYS, EARLIEST_PUBLISHED,
-    PUBLISHED_TOLERANCE, SCHEMA_VERSION,
+    item_id, published_is_believable, DEFAULT_KEEP_DAYS, EARLIEST_PUBLISHED, PUBLISHED_TOLERANCE,
+    SCHEMA_VERSION,
 };
 use record::*;
 pub use retention::{Retention, RetentionPolicy, SweepReport};
@@ -358,7 +358,7 @@ impl Store {
     /// (a background write finishing), so a lock conflict is retried for up to 2 s before it is
     /// reported as [`StoreError::Locked`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+        Store::open_with_cache(path, DEFAULT_STORE_CACHE_BYTES)
     }
 
     /// [`Store::open`] with a page cache of `cache_bytes` (`[store] cache_mb`).

@@ -18,7 +18,7 @@
 //! upgrade is under way. Decoding is total: any byte string gives an item or an error.
 
 use super::*;
-use crate::normalize::text::title_key;
+use crate::text::title_key;
 
 /// First byte of a layout-5 item record (a JSON record starts with `{`).
 pub(super) const RECORD_V1: u8 = 0x01;

@@ -7,7 +7,7 @@ fn obs(identity: &str, title: &str, published: Option<DateTime<Utc>>, labels: &[
         identity: identity.to_string(),
         link: Some(format!("https://example.com/{identity}")),
         title: title.to_string(),
-        title_key: crate::normalize::text::title_key(title),
+        title_key: crate::text::title_key(title),
         summary: None,
         author: None,
         image: None,
@@ -61,15 +61,7 @@ fn dedups_merges_labels_and_keeps_published() {
         .unwrap();
     assert_eq!((out.found, out.new, out.updated), (1, 0, 1));
     assert_eq!(store.len(), 1);
-    let items = store
-        .query(
-            &Query {
-                limit: 10,
-                ..Query::default()
-            },
-            &|_| true,
-        )
-        .unwrap();
+    let items = all(&store);
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].published, t(1));
     assert_eq!(items[0].labels, vec!["one", "国内", "two"]);
@@ -158,15 +150,7 @@ fn cross_source_titles_merge_within_window() {
         .unwrap();
     assert_eq!(out.new, 0);
     assert_eq!(store.len(), 1);
-    let item = &store
-        .query(
-            &Query {
-                limit: 5,
-                ..Query::default()
-            },
-            &|_| true,
-        )
-        .unwrap()[0];
+    let item = &all(&store)[0];
     assert_eq!(item.sources, vec!["a", "b"]);
     assert_eq!(item.link.as_deref(), Some("https://example.com/link:a1"));
     assert!(item.labels.contains(&"疫情".to_string()));
@@ -203,15 +187,7 @@ fn changed_title_updates_without_new_item() {
         )
         .unwrap();
     assert_eq!((out.new, out.updated), (0, 1));
-    let item = &store
-        .query(
-            &Query {
-                limit: 5,
-                ..Query::default()
-            },
-            &|_| true,
-        )
-        .unwrap()[0];
+    let item = &all(&store)[0];
     assert_eq!(item.title, "New title");
     assert_eq!(item.published, t(1));
     assert_eq!(item.updated, t(5));
@@ -267,7 +243,7 @@ fn merged_story_stays_one_item_when_its_source_polls_again() {
     // not rewrite a's text.
     let mut renamed = b.clone();
     renamed.title = "完全不同的标题".into();
-    renamed.title_key = crate::normalize::text::title_key(&renamed.title);
+    renamed.title_key = crate::text::title_key(&renamed.title);
     let out = store
         .apply_batch(&ctx("b", "y", "b/y", t(5)), &[renamed])
         .unwrap();

@@ -20,7 +20,7 @@ use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
 use crate::config::{Config, SectionKind};
-use crate::fetch::charset::{self, DocKind};
+use crate::decode::{decode_document, Expect};
 use crate::poll::process_body;
 use crate::selector::FIELDS;
 use dom::{classes, parent, simple, stable_id, width};
@@ -145,7 +145,7 @@ pub fn suggest_bytes(
     page_url: &Url,
     options: &SuggestOptions,
 ) -> (String, Vec<Suggestion>) {
-    let decoded = charset::decode(bytes, content_type, DocKind::Html);
+    let decoded = decode_document(bytes, content_type, Expect::Html);
     let suggestions = suggest(&decoded.text, page_url, options);
     (decoded.explain(), suggestions)
 }

@@ -18,6 +18,6 @@ pub mod link;
 
 pub use clean::{clean_text, one_line};
 pub use escape::{escape_html, push_xml_escaped, xml_text};
-pub use fold::{fold_label, title_key, to_simplified};
+pub use fold::{fold_label, title_key, to_simplified, warm_up};
 pub use html::{html_to_text, looks_like_markup, visible_text};
 pub use link::resolve_link;

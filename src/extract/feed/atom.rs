@@ -4,6 +4,10 @@
 //! fails a whole feed on one bad date, and ignores `xml:base` below the feed element. Text
 //! constructs (`text`, `html`, `xhtml`, 0.3's `mode="escaped"`/`base64`) become HTML.
 
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+
 use crate::text::{escape_html, resolve_link};
 use url::Url;
 
@@ -168,29 +172,32 @@ pub(super) fn atom_alternate(parent: &Elem, ns: &str, base: &Url) -> Option<Stri
         .and_then(|l| resolve_link(&href(l)?, &l.base_from(base)))
 }
 
-/// Standard base64 (whitespace ignored, padding optional). `None` on any invalid character.
+/// Base64 as Atom 0.3 feeds write it: the standard alphabet (the URL-safe `-` and `_` read
+/// as `+` and `/`), whitespace ignored, padding optional and nothing read past the first `=`.
+/// `None` on any other character.
 pub(super) fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0u32;
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            c if c.is_ascii_whitespace() => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let data = text.split('=').next().unwrap_or_default();
+    let mut bytes: Vec<u8> = data
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace())
+        .map(|c| match c {
+            b'-' => b'+',
+            b'_' => b'/',
+            c => c,
+        })
+        .collect();
+    // A lone last character carries no whole byte: checked, then dropped.
+    if bytes.len() % 4 == 1 {
+        let last = bytes.pop()?;
+        if !(last.is_ascii_alphanumeric() || last == b'+' || last == b'/') {
+            return None;
         }
     }
-    Some(out)
+    LENIENT.decode(bytes).ok()
 }

@@ -541,6 +541,14 @@ fn helpers() {
     assert_eq!(line_col("é", 1), (1, 1));
     assert_eq!(base64_decode("aGk=").as_deref(), Some(&b"hi"[..]));
     assert_eq!(base64_decode("a*"), None);
+    assert_eq!(base64_decode(" aG\nk ").as_deref(), Some(&b"hi"[..]));
+    assert_eq!(
+        base64_decode("-_8=ignored").as_deref(),
+        Some(&[0xfb, 0xff][..])
+    );
+    assert_eq!(base64_decode("aGkY").as_deref(), Some(&b"hi\x18"[..]));
+    assert_eq!(base64_decode("aGkYa").as_deref(), Some(&b"hi\x18"[..]));
+    assert_eq!(base64_decode("aGkY*"), None);
     assert_eq!(unescape_lenient("a&amp;b&c&#65;&nbsp;"), "a&b&cA&nbsp;");
     assert_eq!(
         clean_author("jo@example.com (Jo Bloggs)").as_deref(),

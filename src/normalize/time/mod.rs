@@ -267,6 +267,3 @@ pub fn resolve_published(
         }
     }
 }
-
-// moved: re-export for callers outside this change
-pub use crate::units::parse_duration;

@@ -161,13 +161,27 @@ async fn run(cli: Cli) -> Result<ExitCode, app::AppError> {
             let reports = app::poll_once(&cli.config).await?;
             let mut failed = 0;
             for report in &reports {
+                let texts = match report.texts {
+                    t if t.fetched + t.failed == 0 => String::new(),
+                    t => format!("\ttexts {} stored, {} failed", t.fetched, t.failed),
+                };
                 match &report.error {
                     Some(e) => {
                         failed += 1;
-                        println!("{}\terror\t{}: {e}", report.key, e.kind());
+                        // Messages that already open with their kind ("timeout: …") say it once.
+                        let message = e.to_string();
+                        let kind = e.kind();
+                        if message.starts_with(&format!("{kind}:")) {
+                            println!("{}\terror\t{message}", report.key);
+                        } else {
+                            println!("{}\terror\t{kind}: {message}", report.key);
+                        }
                     }
-                    None if report.unchanged => println!("{}\tunchanged", report.key),
-                    None => println!("{}\tfound {}\tnew {}", report.key, report.found, report.new),
+                    None if report.unchanged => println!("{}\tunchanged{texts}", report.key),
+                    None => println!(
+                        "{}\tfound {}\tnew {}{texts}",
+                        report.key, report.found, report.new
+                    ),
                 }
             }
             println!(

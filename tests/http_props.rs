@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use headwire::http_date::parse_seconds;
-use headwire::server::cache::Coding;
+use headwire::server::headers::Coding;
 use headwire::server::headers::{
     if_modified_since, if_none_match, negotiate_coding, qvalue, NoneMatch,
 };

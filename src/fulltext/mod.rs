@@ -1,4 +1,4 @@
-//! Full-text extraction (issue 16): given an article page's decoded HTML and its URL, find the
+//! Full-text extraction: given an article page's decoded HTML and its URL, find the
 //! article body and return it as sanitised HTML, so feeds can carry full text like RSSHub's
 //! `mode=fulltext` or Miniflux's scraper.
 //!
@@ -7,7 +7,7 @@
 //! matches (a Readability port, [`dom_smoothie`], chosen by measurement: see
 //! `docs/fulltext.md`), the limits that bound the work on hostile input, and the cleaning
 //! policy ([`sanitize`]). It is pure: no network, no store; the poller fetches and decodes the
-//! page (`fetch::charset::decode`) and stores what this returns.
+//! page (`fetch` decodes it through `decode`) and stores what this returns.
 
 pub mod sanitize;
 

@@ -1,4 +1,4 @@
-//! The image proxy library (issue 16): Chinese portals refuse image requests whose `Referer`
+//! The image proxy library: Chinese portals refuse image requests whose `Referer`
 //! is not their own site, so images in feeds are rewritten to a headwire route that fetches
 //! them with the story page as `Referer`.
 //!

@@ -26,33 +26,7 @@ use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-/// A content coding a rendered body can be sent in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coding {
-    /// As rendered.
-    Identity,
-    /// gzip (RFC 1952).
-    Gzip,
-    /// brotli (RFC 7932).
-    Brotli,
-}
-
-impl Coding {
-    /// The `Content-Encoding` value, `None` for identity.
-    pub fn header(self) -> Option<HeaderValue> {
-        match self {
-            Coding::Identity => None,
-            Coding::Gzip => Some(HeaderValue::from_static("gzip")),
-            Coding::Brotli => Some(HeaderValue::from_static("br")),
-        }
-    }
-
-    /// Picks the coding an `Accept-Encoding` value asks for (see
-    /// [`super::headers::negotiate_coding`], which also takes several field lines).
-    pub fn negotiate(accept: Option<&[u8]>) -> Coding {
-        super::headers::negotiate_coding(accept)
-    }
-}
+use super::headers::Coding;
 
 /// A rendered response ready to send again: body plus prebuilt header values.
 #[derive(Debug)]

@@ -8,8 +8,8 @@
 //!   (IMF-fixdate, RFC 850, asctime); anything else, or more than one value, is ignored.
 //! - `Accept-Encoding`: RFC 9110 §12.5.3 — codings with q-values, `*`, `identity`.
 
-use super::cache::Coding;
 use crate::http_date::parse_seconds;
+use actix_web::http::header::HeaderValue;
 
 /// The outcome of evaluating `If-None-Match` against a representation's entity-tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +164,34 @@ pub fn qvalue(text: &[u8]) -> Option<u16> {
         b"0" => Some(thousandths),
         b"1" if thousandths == 0 => Some(1000),
         _ => None,
+    }
+}
+
+/// A content coding a rendered body can be sent in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    /// As rendered.
+    Identity,
+    /// gzip (RFC 1952).
+    Gzip,
+    /// brotli (RFC 7932).
+    Brotli,
+}
+
+impl Coding {
+    /// The `Content-Encoding` value, `None` for identity.
+    pub fn header(self) -> Option<HeaderValue> {
+        match self {
+            Coding::Identity => None,
+            Coding::Gzip => Some(HeaderValue::from_static("gzip")),
+            Coding::Brotli => Some(HeaderValue::from_static("br")),
+        }
+    }
+
+    /// Picks the coding an `Accept-Encoding` value asks for (see [`negotiate_coding`], which
+    /// also takes several field lines).
+    pub fn negotiate(accept: Option<&[u8]>) -> Coding {
+        negotiate_coding(accept)
     }
 }
 

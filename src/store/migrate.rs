@@ -129,8 +129,9 @@ impl Store {
     }
 
     /// `headwire-store/4` → 5: every JSON item record is rewritten as a binary record
-    /// ([`encode_item`]), [`SWEEP_CHUNK`] items per transaction under the writer lock. Only the
-    /// `items` values change (keys, indexes and counters stay), and [`decode_item`] reads both
+    /// ([`encode_item`]), [`SWEEP_CHUNK`] items per transaction under the writer lock, and its
+    /// `by_time` value set to its folded search text (empty for items stored before the text
+    /// was kept). Only values change (keys, indexes and counters stay), and [`decode_item`] reads both
     /// encodings, so a store killed mid-upgrade opens, verifies and resumes where it stopped;
     /// the version key is written last. A record that does not decode is left for `store
     /// verify` to report.
@@ -162,6 +163,7 @@ impl Store {
             start = Some(last.clone());
             examined += chunk.len();
             let mut m = Mutations::default();
+            let mut rewritten = 0usize;
             for (key, bytes) in &chunk {
                 if !is_legacy_record(bytes) {
                     continue;
@@ -170,10 +172,20 @@ impl Store {
                     continue;
                 };
                 m.put(TreeId::Items, key.to_vec(), encode_item(&item));
+                rewritten += 1;
+                // Items stored before the folded search text was kept have an empty `by_time`
+                // value (searches folded them at query time): every item gets its text now.
+                if let Ok(id) = <[u8; 16]>::try_from(key.as_ref()) {
+                    m.put(
+                        TreeId::ByTime,
+                        index_key(None, item.published, &id),
+                        search_text(&item.title, item.summary.as_deref()).into_bytes(),
+                    );
+                }
             }
             if !m.ops.is_empty() {
                 let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-                converted += m.ops.len();
+                converted += rewritten;
                 // Same items, same feeds: no new generation or Last-Modified.
                 self.commit(&m, now, false)?;
             }

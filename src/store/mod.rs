@@ -11,8 +11,9 @@
 //!   stored JSON (first byte `{`); the 4 → 5 upgrade rewrites records in place, 256 per
 //!   transaction, and the decoder reads both encodings while it runs
 //! - `by_time`: inverted published time (8 bytes, big-endian) + id → the story's folded search
-//!   text ([`crate::normalize::search::search_text`], written with the item; empty for items
-//!   stored before it was kept), so `?q=` reads it without decoding or folding items
+//!   text ([`crate::normalize::search::search_text`], written with the item, and by
+//!   the 4 → 5 upgrade for items stored before it was kept), so `?q=` reads it without decoding
+//!   or folding items
 //! - `by_label`: hash(folded label) + inverted time + id → () — `source/section` keys and page
 //!   labels. Section ids and names are not indexed: the server resolves them to section keys
 //!   through the config, which saves two keys per item (sled's memory follows the key count)

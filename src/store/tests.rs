@@ -1032,3 +1032,46 @@ fn a_secret_is_random_once_and_then_the_same_across_reopening() {
     assert_eq!(store.secret("image-proxy").unwrap(), first);
     assert!(store.verify().unwrap().is_empty());
 }
+
+#[test]
+fn version_4_store_gets_the_search_text_of_items_stored_before_it_was_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let stories = [
+            obs("link:a", "国务院联防联控机制发布会", Some(t(1)), &[]),
+            obs("link:b", "上海新增确诊病例", Some(t(2)), &[]),
+        ];
+        store
+            .apply_batch(&ctx("s", "one", "s/one", t(3)), &stories)
+            .unwrap();
+        store.debug_downgrade_to_v4().unwrap();
+        // What a store written before the search text was kept looks like.
+        for entry in store.by_time.iter() {
+            let (key, _) = entry.unwrap();
+            store.by_time.insert(key, Vec::<u8>::new()).unwrap();
+        }
+        store.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.layout().unwrap().as_deref(), Some(SCHEMA_VERSION));
+    let texts: Vec<String> = store
+        .by_time
+        .iter()
+        .map(|e| String::from_utf8(e.unwrap().1.to_vec()).unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2);
+    assert!(texts.iter().all(|t| !t.is_empty()), "{texts:?}");
+    let found = store
+        .query(
+            &Query {
+                words: vec![fold_label("確診")],
+                limit: 10,
+                ..Query::default()
+            },
+            &|_| true,
+        )
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].title, "上海新增确诊病例");
+}

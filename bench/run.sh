@@ -458,6 +458,8 @@ ft_wrk() { # LABEL URL [ROTATE EXTRA]: wrk -t2 -c16, plus the server's CPU and r
 
 step_fulltext() {
 log "benchmark 8: generating the full-text fixture ($FT_SECTIONS sections × $FT_STORIES stories)"
+local ft_t0
+ft_t0=$(date +%s)
 local line feed proxy round img first
 line=$("$BENCH" fulltext-portal --dir "$W/www" --port "$NP" --sections "$FT_SECTIONS" \
     --stories "$FT_STORIES" --per-poll "$FT_STORIES" --out "$W/ft")
@@ -474,6 +476,14 @@ log "benchmark 8a: poll --once with full text off / on, $FT_ROUNDS A/B pairs"
 for round in $(seq 1 "$FT_ROUNDS"); do
     ft_poll "ft_off_$round" "$W/ft/poll-off.toml" "$W/ftstore-off"
     ft_poll "ft_on_$round" "$W/ft/poll-on.toml" "$W/ftstore"
+done
+log "benchmark 8a: in-process decode + extraction and image-proxy rewrite, $FT_ROUNDS runs"
+for round in $(seq 1 "$FT_ROUNDS"); do
+    line=$("$BENCH" extract-articles --dir "$W/www" --pages 200)
+    log "$line"
+    for k in pages selector_ms readability_ms readability_ok rewrite_content_ms rewrite_summary_us article_mean_bytes; do
+        put "ft_ex_${round}_$k" "$(field "$k" "$line")"
+    done
 done
 
 sed -i "s#127.0.0.1:8080#127.0.0.1:$HP#g" "$W/ft/serve.toml" "$W/ft/serve-img.toml"
@@ -510,6 +520,9 @@ for proxy in plain img; do
     fi
     stop_serve
 done
+put ft_secs $(($(date +%s) - ft_t0))
+put ft_date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+put ft_load "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 ft_median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -566,6 +579,14 @@ peak RSS **$(calc "$(med ft_on rss_kb) / 1024" 1) MB vs $(calc "$(med ft_off rss
 wall $(med ft_on wall) s vs $(med ft_off wall) s. CPU per article page (fetched, decoded, extracted,
 stored): (${on_cpu} − ${off_cpu}) s / ${texts} texts = **$(calc "$extra * 1000 / $texts" 2) ms**.
 
+Where it goes (\`bench extract-articles\`: the same calls in one thread, no network or store, thread
+CPU over $(get ft_ex_1_pages) pages, median of ${n} runs): decode + \`extract_article\` with the selector
+**$(med ft_ex selector_ms) ms** a page (sanitised body $(get ft_ex_1_article_mean_bytes) bytes on average), the same without a selector
+(the Readability fallback, what a page the selector misses costs) $(med ft_ex readability_ms) ms ($(get ft_ex_1_readability_ok) of $(get ft_ex_1_pages)
+found a body). The rest of the per-page CPU above is the fetch, the store write and the process.
+The image proxy's \`rewrite_html\` (run on every item at every render, 8b) costs
+$(med ft_ex rewrite_content_ms) ms on one such body and $(med ft_ex rewrite_summary_us) µs on a one-line plain-text summary.
+
 ### 8b. Feeds with full text: uncached renders, content vs \`?content=summary\`
 
 \`headwire serve\` on the store of the last "on" run (every story has its text; the list pages
@@ -618,6 +639,32 @@ Medians: **$(med ft_imgget rps) vs $(med ft_healthz rps) req/s = $(calc "$(med f
 vs $(med ft_healthz p99_ms) ms. The image is ${img_bytes} bytes: $(calc "$(med ft_imgget rps) * ${img_bytes:-0} / 1048576" 0) MiB/s from the cache. Peak RSS of this
 server: $(calc "$(get ft_serve_hwm_kb) / 1024" 1) MB.
 
+### 8, findings
+
+- The image proxy re-sanitises every item at every render. \`ImageService::rewrite\`
+  (src/server/images.rs) passes each item's summary and full text through
+  \`ProxyRoute::rewrite_html\` (src/imageproxy/rewrite.rs), which builds a new
+  \`ammonia::Builder\` and parses, filters and re-serialises the whole fragment, even when it
+  holds no \`<img\` at all (the fixture's summaries are plain text). That is the
+  $(calc "$(med ft_img_summary cpu_ms) / $(med ft_plain_summary cpu_ms)")× CPU on summary feeds and $(calc "$(med ft_img_content cpu_ms) / $(med ft_plain_content cpu_ms)")× on content feeds in 8b ($(med ft_ex rewrite_content_ms) ms an article body, $(med ft_ex rewrite_summary_us) µs a
+  summary, in-process). Candidates: return the input unchanged when it has no \`<img\`; build
+  the builder once; or rewrite once per item and key (when the text is stored, or memoised),
+  since the output is deterministic.
+- An uncached 50-item feed with content is ~$(calc "$(get ft_plain_content_bytes) / 1024" 0) KB and costs $(med ft_plain_content cpu_ms) ms of CPU, so the default
+  32 MiB render cache holds only ~$(calc "32 * 1048576 / $(get ft_plain_content_bytes)" 0) such feeds: an installation with many full-text sections
+  will render far more often than benchmark 2 suggests (\`cache_mb\` deserves a note in the
+  full-text docs).
+- A cached \`/img/\` hit costs $(med ft_imgget cpu_ms) ms of server CPU against $(med ft_healthz cpu_ms) ms for \`/healthz\`. Part of it is
+  sending ${img_bytes} bytes; on the code side each hit also copies the cached bytes into a new
+  buffer (\`web::Bytes::copy_from_slice\` in src/server/images.rs) and takes the cache's single
+  mutex for an LRU update that allocates the key twice (\`format!\` in \`ImageProxy::serve\`,
+  \`to_owned\` in \`ImageCache::get\`). Not profiled (the release binary has no symbols); storing
+  \`Bytes\` in the cache would remove the copy.
+- Poll: the extra CPU per article page is $(calc "$extra * 1000 / $texts" 2) ms, of which decode + extraction is $(med ft_ex selector_ms) ms;
+  the Readability fallback is $(calc "$(med ft_ex readability_ms) / $(med ft_ex selector_ms)")× the selector path. Article fetches within a section run one
+  after another (\`fetch_texts\` awaits each), which is invisible here (20 sections in parallel,
+  CPU-bound) but makes one section's ${per} texts take ${per} round trips on a real portal.
+
 Commands (what \`BENCH_ONLY=fulltext bench/run.sh\` runs; knobs \`BENCH_FT_SECTIONS=20\`,
 \`BENCH_FT_STORIES=50\`, \`BENCH_FT_ROUNDS=3\`, \`BENCH_FT_DURATION=8\`):
 
@@ -626,6 +673,7 @@ target/release/examples/bench fulltext-portal --dir WWW --port NGINX_PORT --out 
 HEADWIRE_DATA=S /usr/bin/time -v target/release/headwire poll --once --config CONF/poll-off.toml
 HEADWIRE_DATA=S /usr/bin/time -v target/release/headwire poll --once --config CONF/poll-on.toml  # fresh S each
 HEADWIRE_DATA=S target/release/headwire store stats --config CONF/poll-on.toml   # "texts stored"
+target/release/examples/bench extract-articles --dir WWW --pages 200           # in-process split
 HEADWIRE_DATA=S target/release/headwire serve --config CONF/serve.toml           # serve-img.toml: image proxy
 BENCH_ROTATE=ftfeed wrk -t2 -c16 -d8s -s bench/wrk_report.lua http://127.0.0.1:PORT/
 BENCH_ROTATE=ftfeed BENCH_EXTRA='&content=summary' wrk -t2 -c16 -d8s -s bench/wrk_report.lua http://127.0.0.1:PORT/
@@ -639,7 +687,7 @@ EOF
 # section 8, else before "## Commands", else at the end) and leave the other sections alone.
 splice_fulltext() {
 local sect="$W/fulltext.md" tmp="$OUT.tmp" stamp
-stamp="_Section 8 written by \`BENCH_ONLY=fulltext bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') in $(($(date +%s) - T_START)) s at headwire $(get commit)$(get dirty); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)._"
+stamp="_Section 8 written by \`BENCH_ONLY=fulltext bench/run.sh\` on $(get ft_date); the step took $(get ft_secs) s at headwire $(get commit)$(get dirty); load average at its end: $(get ft_load)._"
 # The stamp goes right under the heading (line 2 of ft_section's output is the heading).
 ft_section | awk -v stamp="$stamp" 'NR == 1 && $0 == "" { next } { print } /^## 8\. / { print ""; print stamp }' >"$sect"
 if [[ ! -f $OUT ]]; then
@@ -958,8 +1006,12 @@ log "done in ${ELAPSED}s; $OUT written"
 
 if [[ -n ${BENCH_REPORT_ONLY:-} ]]; then
     # Rewrite the report from an earlier run's results (BENCH_WORK must name its directory),
-    # e.g. after editing bench/analysis.md.
-    step_report
+    # e.g. after editing bench/analysis.md; with BENCH_ONLY=fulltext, section 8 only.
+    if [[ ${BENCH_ONLY:-} == fulltext ]]; then
+        splice_fulltext
+    else
+        step_report
+    fi
     exit 0
 fi
 install_tools

@@ -21,6 +21,8 @@
 //!   full-text fixture (list pages, one 30–100 KB article page per story with Chinese
 //!   paragraphs, navigation, share bar, scripts and an image, and the images) and the configs
 //!   polling it with `full_text` on and off and serving the result (image proxy off and on).
+//! - `extract-articles --dir DIR [--pages 200]`: thread CPU per article page of decode +
+//!   extraction (selector and Readability) and of the image proxy's HTML rewrite.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,7 @@ use headwire::normalize::Observed;
 use headwire::render::{self, FeedMeta, SourceInfo};
 use headwire::store::{BatchContext, Query, Store};
 use headwire::text::{fold_label, title_key};
+use url::Url;
 
 /// Sections in the synthetic installation.
 const SECTIONS: usize = 1000;
@@ -206,6 +209,17 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// In-process cost of the full-text work on the fixture's article pages (DIR/ft from
+    /// `fulltext-portal`): decode + extract with the fixture's selector, decode + extract with
+    /// no selector (the Readability fallback), and the image proxy's rewrite of one article
+    /// body and of one plain-text summary; thread CPU per call.
+    ExtractArticles {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Pages to use (the first N in name order).
+        #[arg(long, default_value_t = 200)]
+        pages: usize,
+    },
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -248,6 +262,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             per_poll,
             out,
         } => fulltext_portal(&dir, port, sections, stories, per_poll, &out),
+        Command::ExtractArticles { dir, pages } => extract_articles(&dir, pages),
     }
 }
 
@@ -1083,4 +1098,81 @@ fn article_page(section: usize, n: u64, image: &str) -> String {
     }
     h.push_str("</ul>\n<p>违法和不良信息举报电话：010-00000000</p>\n<p>Copyright © 2022 示例门户 版权所有</p>\n</div>\n<script src=\"//static.portal.example.cn/js/jquery.min.js\"></script>\n<script>$(function(){$('.share-wx').on('click',function(){$('#qr').show();});$('.font-big').on('click',function(){$('.article-content').css('font-size','18px');});});</script>\n</body>\n</html>\n");
     h
+}
+
+fn extract_articles(dir: &Path, pages: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use headwire::decode::{decode, DocKind};
+    use headwire::fulltext::extract_article;
+    use headwire::imageproxy::ProxyRoute;
+    let root = dir.join("ft");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for section in std::fs::read_dir(&root)? {
+        let section = section?.path();
+        if section
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("sec"))
+        {
+            for page in std::fs::read_dir(&section)? {
+                files.push(page?.path());
+            }
+        }
+    }
+    files.sort();
+    files.truncate(pages);
+    let bodies: Vec<(Url, Vec<u8>)> = files
+        .iter()
+        .map(|f| {
+            let rel = f
+                .strip_prefix(dir)
+                .unwrap_or(f)
+                .to_string_lossy()
+                .into_owned();
+            let url = Url::parse(&format!("http://127.0.0.1:8081/{rel}")).expect("url");
+            Ok((url, std::fs::read(f)?))
+        })
+        .collect::<Result<_, std::io::Error>>()?;
+    if bodies.is_empty() {
+        return Err("no article pages under DIR/ft/sec*/".into());
+    }
+    let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
+    let selector = vec![CONTENT_SELECTOR.to_string()];
+    let mut articles = Vec::new();
+    let per_call_ms = |cpu: f64, n: usize| cpu * 1e3 / n.max(1) as f64;
+    let t = thread_cpu_secs();
+    for (url, body) in &bodies {
+        let decoded = decode(body, Some("text/html"), DocKind::Html);
+        articles.push(extract_article(&decoded.text, url, Some(&selector))?.html);
+    }
+    let selector_ms = per_call_ms(thread_cpu_secs() - t, bodies.len());
+    let t = thread_cpu_secs();
+    let mut auto_ok = 0usize;
+    for (url, body) in &bodies {
+        let decoded = decode(body, Some("text/html"), DocKind::Html);
+        auto_ok += usize::from(extract_article(&decoded.text, url, None).is_ok());
+    }
+    let readability_ms = per_call_ms(thread_cpu_secs() - t, bodies.len());
+    let route = ProxyRoute::new(&Url::parse("http://127.0.0.1:8080/img/")?, [7; 32])?;
+    // CPU time is counted in 10 ms ticks: enough calls to make the per-call figure meaningful.
+    let t = thread_cpu_secs();
+    for _ in 0..10 {
+        for ((url, _), html) in bodies.iter().zip(&articles) {
+            std::hint::black_box(route.rewrite_html(html, url));
+        }
+    }
+    let rewrite_content_ms = per_call_ms(thread_cpu_secs() - t, 10 * bodies.len());
+    let summary = format!("{}，{}，{}。", headline(1), headline(2), headline(3));
+    let rounds = 20_000;
+    let t = thread_cpu_secs();
+    for i in 0..rounds {
+        std::hint::black_box(route.rewrite_html(&summary, &bodies[i % bodies.len()].0));
+    }
+    let rewrite_summary_us = per_call_ms(thread_cpu_secs() - t, rounds) * 1e3;
+    let article_bytes: usize = articles.iter().map(String::len).sum();
+    println!(
+        "extract pages={} page_mean_bytes={} article_mean_bytes={} selector_ms={selector_ms:.3} readability_ms={readability_ms:.3} readability_ok={auto_ok} rewrite_content_ms={rewrite_content_ms:.3} rewrite_summary_us={rewrite_summary_us:.2}",
+        bodies.len(),
+        bytes / bodies.len(),
+        article_bytes / articles.len().max(1),
+    );
+    Ok(())
 }

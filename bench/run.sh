@@ -85,7 +85,8 @@ b0=$(date +%s)
 (cd "$ROOT" && cargo build --release --examples --bins --quiet)
 put build_secs $(($(date +%s) - b0))
 put commit "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-put dirty "$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)"
+# The report itself does not count: a rerun always finds it modified by the previous one.
+put dirty "$(cd "$ROOT" && git status --porcelain --untracked-files=no -- . ':!BENCHMARKS.md' 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)"
 }
 TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')

@@ -14,13 +14,18 @@
 #                          items while 300 sections change and are polled every 60 s, vs the same
 #                          readers on the same store with polling stopped, alternated
 #   7. shared cache        the same readers through nginx proxy_cache vs directly
+#   8. full text, images   `headwire poll --once` over 20 list pages of 50 stories whose 30–100 KB
+#                          article pages are fetched (full_text on) or not (off), alternated;
+#                          uncached 50-item RSS with content vs ?content=summary; cached /img/
+#                          hits vs /healthz (BENCH_ONLY=fulltext runs this step alone)
 # and rewrites BENCHMARKS.md. Every target is a ratio against a baseline measured in the same
 # run (alternated A B A B) or an absolute bound; absolute numbers are printed for context.
 #
 # Knobs (environment): BENCH_DURATION (wrk seconds, default 15), BENCH_ROUNDS (A/B pairs,
 # default 2), BENCH_ITEMS (largest store, default 1000000), BENCH_WORK (scratch dir, default a
 # new /tmp dir, removed at the end unless BENCH_KEEP=1), BENCH_OUT (report, default
-# BENCHMARKS.md in the repository root), BENCH_ANALYSIS (hand-written findings appended to the
+# BENCHMARKS.md in the repository root), BENCH_FT_SECTIONS / BENCH_FT_STORIES / BENCH_FT_ROUNDS /
+# BENCH_FT_DURATION (step 8: 20 sections, 50 stories each, 3 pairs, 8 s wrk runs), BENCH_ANALYSIS (hand-written findings appended to the
 # report, default bench/analysis.md), BENCH_NOTE (one line added under the machine facts).
 set -euo pipefail
 
@@ -80,7 +85,8 @@ b0=$(date +%s)
 (cd "$ROOT" && cargo build --release --examples --bins --quiet)
 put build_secs $(($(date +%s) - b0))
 put commit "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-put dirty "$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)"
+# The report itself does not count: a rerun always finds it modified by the previous one.
+put dirty "$(cd "$ROOT" && git status --porcelain --untracked-files=no -- . ':!BENCHMARKS.md' 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)"
 }
 TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
@@ -187,7 +193,7 @@ http {
     fastcgi_temp_path $W/nginx/tmp/fastcgi;
     uwsgi_temp_path $W/nginx/tmp/uwsgi;
     scgi_temp_path $W/nginx/tmp/scgi;
-    types { application/atom+xml atom; text/html html; }
+    types { application/atom+xml atom; text/html html shtml; image/jpeg jpg; }
     default_type application/octet-stream;
     server {
         listen 127.0.0.1:$NP;
@@ -362,13 +368,6 @@ done
 # ---------------------------------------------------------------------------------------------
 # 4. Polling
 # ---------------------------------------------------------------------------------------------
-step_poll() {
-log "benchmark 4: generating 1,000 list pages"
-line=$("$BENCH" portal --dir "$W/www" --port "$NP" --out "$W/poll.toml")
-log "$line"
-put page_bytes "$(field mean_bytes "$line")"
-curl -fsS -o /dev/null "http://127.0.0.1:$NP/s/sec0000.html"
-
 nginx_ticks() { # CPU ticks of nginx master + workers
     local pid sum=0
     for pid in $NGINX_PID $(ps -o pid= --ppid "$NGINX_PID"); do
@@ -377,6 +376,13 @@ nginx_ticks() { # CPU ticks of nginx master + workers
     echo "$sum"
 }
 TICK=$(getconf CLK_TCK)
+step_poll() {
+log "benchmark 4: generating 1,000 list pages"
+line=$("$BENCH" portal --dir "$W/www" --port "$NP" --out "$W/poll.toml")
+log "$line"
+put page_bytes "$(field mean_bytes "$line")"
+curl -fsS -o /dev/null "http://127.0.0.1:$NP/s/sec0000.html"
+
 poll_run() { # LABEL: one `headwire poll --once`, wall/user/sys from getrusage (bash `time`)
     local t0 t1 times
     t0=$(nginx_ticks)
@@ -400,6 +406,313 @@ for round in $(seq 1 "$ROUNDS"); do
     poll_run "b4_full_$round"
     poll_run "b4_304_$round"
 done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 8. Full text and images (issue 16): poll with full text on vs off, feeds with content vs
+#    ?content=summary, cached /img/ hits vs /healthz
+# ---------------------------------------------------------------------------------------------
+FT_SECTIONS=${BENCH_FT_SECTIONS:-20}
+FT_STORIES=${BENCH_FT_STORIES:-50}
+FT_ROUNDS=${BENCH_FT_ROUNDS:-3}
+FT_DUR=${BENCH_FT_DURATION:-8}
+proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ft_poll() { # LABEL CONFIG STORE: one `headwire poll --once` on a fresh store, under /usr/bin/time -v
+    local t0 t1 user sys wall rss stats
+    rm -rf "$3"
+    t0=$(nginx_ticks)
+    HEADWIRE_DATA="$3" /usr/bin/time -v -o "$W/$1.time" "$HW" poll --once --config "$2" \
+        >"$W/$1.out" 2>"$W/$1.err"
+    t1=$(nginx_ticks)
+    user=$(awk -F': ' '/User time \(seconds\)/ { print $2 }' "$W/$1.time")
+    sys=$(awk -F': ' '/System time \(seconds\)/ { print $2 }' "$W/$1.time")
+    rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$W/$1.time")
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s }' "$W/$1.time")
+    stats=$(HEADWIRE_DATA="$3" "$HW" store stats --config "$2")
+    put "${1}_user" "$user"
+    put "${1}_sys" "$sys"
+    put "${1}_cpu" "$(calc "$user + $sys" 2)"
+    put "${1}_wall" "$wall"
+    put "${1}_rss_kb" "$rss"
+    put "${1}_nginx_cpu" "$(calc "($t1 - $t0) / $TICK" 2)"
+    put "${1}_texts" "$(awk -F': ' '$1 == "texts stored" { print $2 }' <<<"$stats")"
+    put "${1}_items" "$(awk -F': ' '$1 == "items" { print $2 }' <<<"$stats")"
+    put "${1}_summary" "$(tail -1 "$W/$1.out")"
+    log "$1: wall ${wall}s cpu $(get "${1}_cpu")s (${user} + ${sys}) peak RSS $((rss / 1024)) MB, nginx $(get "${1}_nginx_cpu")s, $(get "${1}_items") items, $(get "${1}_texts") texts — $(tail -1 "$W/$1.out")"
+}
+ft_wrk() { # LABEL URL [ROTATE EXTRA]: wrk -t2 -c16, plus the server's CPU and render counters
+    local line c0 c1 r0 h0
+    c0=$(proc_cpu_ticks "$SERVE_PID")
+    r0=$(metric headwire_feed_renders_total)
+    h0=$(metric headwire_feed_cache_hits_total)
+    line=$(BENCH_ROTATE=${3:-} BENCH_EXTRA=${4:-} BENCH_SECTIONS=$FT_SECTIONS BENCH_THREADS=2 \
+        wrk -t2 -c16 -d"${FT_DUR}s" -s "$ROOT/bench/wrk_report.lua" "$2" | grep '^WRK ')
+    c1=$(proc_cpu_ticks "$SERVE_PID")
+    for k in requests rps p50_ms p99_ms max_ms bytes errors non2xx; do
+        put "${1}_$k" "$(field "$k" "$line")"
+    done
+    put "${1}_renders" "$(($(metric headwire_feed_renders_total) - r0))"
+    put "${1}_hits" "$(($(metric headwire_feed_cache_hits_total) - h0))"
+    put "${1}_cpu_ms" "$(calc "($c1 - $c0) * 1000 / $TICK / $(field requests "$line")" 3)"
+    log "$1: $line server_cpu_ms_per_request=$(get "${1}_cpu_ms") renders=$(get "${1}_renders") hits=$(get "${1}_hits")"
+}
+
+step_fulltext() {
+log "benchmark 8: generating the full-text fixture ($FT_SECTIONS sections × $FT_STORIES stories)"
+local ft_t0
+ft_t0=$(date +%s)
+local line feed proxy round img first
+line=$("$BENCH" fulltext-portal --dir "$W/www" --port "$NP" --sections "$FT_SECTIONS" \
+    --stories "$FT_STORIES" --per-poll "$FT_STORIES" --out "$W/ft")
+log "$line"
+for k in stories list_mean_bytes article_mean_bytes article_min_bytes article_max_bytes; do
+    put "ft_$k" "$(field "$k" "$line")"
+done
+put ft_sections "$FT_SECTIONS"
+put ft_per_section "$FT_STORIES"
+put ft_rounds "$FT_ROUNDS"
+put ft_dur "$FT_DUR"
+wait_http "http://127.0.0.1:$NP/ft/s/sec0000.html"
+log "benchmark 8a: poll --once with full text off / on, $FT_ROUNDS A/B pairs"
+for round in $(seq 1 "$FT_ROUNDS"); do
+    ft_poll "ft_off_$round" "$W/ft/poll-off.toml" "$W/ftstore-off"
+    ft_poll "ft_on_$round" "$W/ft/poll-on.toml" "$W/ftstore"
+done
+log "benchmark 8a: in-process decode + extraction and image-proxy rewrite, $FT_ROUNDS runs"
+for round in $(seq 1 "$FT_ROUNDS"); do
+    line=$("$BENCH" extract-articles --dir "$W/www" --pages 200)
+    log "$line"
+    for k in pages selector_ms readability_ms readability_ok rewrite_content_ms rewrite_summary_us article_mean_bytes; do
+        put "ft_ex_${round}_$k" "$(field "$k" "$line")"
+    done
+done
+
+sed -i "s#127.0.0.1:8080#127.0.0.1:$HP#g" "$W/ft/serve.toml" "$W/ft/serve-img.toml"
+feed="/feed.rss?section=sec0000&limit=50"
+for proxy in plain img; do
+    start_serve "$W/ftstore" "$W/ft/$([[ $proxy == img ]] && echo serve-img || echo serve).toml"
+    curl -fsS "http://127.0.0.1:$HP$feed" -o "$W/ft-$proxy-content.rss"
+    curl -fsS "http://127.0.0.1:$HP$feed&content=summary" -o "$W/ft-$proxy-summary.rss"
+    put "ft_${proxy}_content_bytes" "$(stat -c %s "$W/ft-$proxy-content.rss")"
+    put "ft_${proxy}_summary_bytes" "$(stat -c %s "$W/ft-$proxy-summary.rss")"
+    put "ft_${proxy}_content_items" "$(grep -o '<content:encoded>' "$W/ft-$proxy-content.rss" | wc -l)"
+    put "ft_${proxy}_summary_items" "$(grep -o '<content:encoded>' "$W/ft-$proxy-summary.rss" | wc -l)"
+    log "8b ($proxy): 50-item RSS $(get "ft_${proxy}_content_bytes") bytes with content ($(get "ft_${proxy}_content_items") content:encoded), $(get "ft_${proxy}_summary_bytes") with content=summary ($(get "ft_${proxy}_summary_items"))"
+    log "benchmark 8b ($proxy): uncached RSS renders with content vs content=summary, $FT_ROUNDS pairs of ${FT_DUR}s"
+    for round in $(seq 1 "$FT_ROUNDS"); do
+        ft_wrk "ft_${proxy}_content_$round" "http://127.0.0.1:$HP/" ftfeed ""
+        ft_wrk "ft_${proxy}_summary_$round" "http://127.0.0.1:$HP/" ftfeed "&content=summary"
+    done
+    if [[ $proxy == img ]]; then
+        img=$(grep -o '/img/[A-Za-z0-9_.~-]*' "$W/ft-img-content.rss" | sed -n 1p)
+        [[ -n $img ]] || { echo "no /img/ URL in the proxied feed" >&2; exit 1; }
+        put ft_img_count "$(grep -o '/img/[A-Za-z0-9_.~-]*' "$W/ft-img-content.rss" | sort -u | wc -l)"
+        first=$(curl -sS -o "$W/ft-img.bin" -w '%{http_code} %{content_type} %{size_download} %{time_total}' "http://127.0.0.1:$HP$img")
+        put ft_img_first "$first"
+        put ft_img_second "$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$HP$img")"
+        log "8c: $img → first fetch: $first; second: $(get ft_img_second)"
+        [[ $first == "200 image/"* ]] || { echo "the image proxy did not answer 200 image/*: $first" >&2; exit 1; }
+        log "benchmark 8c: cached /img/ hit vs /healthz, $FT_ROUNDS pairs of ${FT_DUR}s"
+        for round in $(seq 1 "$FT_ROUNDS"); do
+            ft_wrk "ft_imgget_$round" "http://127.0.0.1:$HP$img"
+            ft_wrk "ft_healthz_$round" "http://127.0.0.1:$HP/healthz"
+        done
+        put ft_serve_hwm_kb "$(hwm_kb "$SERVE_PID")"
+    fi
+    stop_serve
+done
+put ft_secs $(($(date +%s) - ft_t0))
+put ft_date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+put ft_load "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+ft_median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# Section 8 of the report, from the results (nothing when step 8 has not run).
+ft_section() {
+[[ -n $(get ft_on_1_cpu) ]] || return 0
+local r p m proxy n dur per on_cpu off_cpu texts extra img_bytes
+n=$(get ft_rounds)
+dur=$(get ft_dur)
+per=$(get ft_per_section)
+med() { ft_median $(for r in $(seq 1 "$n"); do get "${1}_${r}_$2"; done); }
+ratios() { # A B KEY: A/B pair by pair
+    local out="" r
+    for r in $(seq 1 "$n"); do out+="$(calc "$(get "${1}_${r}_$3") / $(get "${2}_${r}_$3")") "; done
+    echo "${out% }"
+}
+on_cpu=$(med ft_on cpu)
+off_cpu=$(med ft_off cpu)
+texts=$(med ft_on texts)
+extra=$(calc "$on_cpu - $off_cpu" 2)
+img_bytes=$(echo "$(get ft_img_first)" | cut -d' ' -f3)
+cat <<EOF
+
+## 8. Full text and images
+
+Fixture (\`bench fulltext-portal\` in examples/bench.rs, files served by the same nginx):
+$(get ft_sections) list pages of ${per} stories (the layout of benchmark 4, $(get ft_list_mean_bytes) bytes on average) and one article
+page per story, $(get ft_stories) in all, $(get ft_article_min_bytes)–$(get ft_article_max_bytes) bytes (mean $(get ft_article_mean_bytes)): head with stylesheets
+and 60 inline script lines, an 80-link navigation bar, title and byline, share bars,
+\`div.article-content\` with Chinese paragraphs and one picture, related stories, rankings,
+comment box, footer, scripts. The two poll configs differ only in \`full_text = true\` and
+\`content = "div.article-content"\` on every section; \`[poll] full_text_per_poll = ${per}\`,
+\`concurrency = 64\`, \`per_host = 64\`, \`host_delay = "0"\`.
+
+### 8a. \`headwire poll --once\`, full text off / on
+
+A fresh store per run, off and on alternated (${n} pairs). CPU (user + sys) and peak RSS from
+\`/usr/bin/time -v\`: the whole process, start-up, store open and flush included. Items and
+texts from \`headwire store stats\` (\`texts stored\`).
+
+| run | wall s | CPU s (user + sys) | peak RSS MB | nginx CPU s | items | texts stored |
+|---|---|---|---|---|---|---|
+EOF
+for r in $(seq 1 "$n"); do
+    for m in off on; do
+        p="ft_${m}_$r"
+        echo "| $m #$r | $(get "${p}_wall") | $(get "${p}_cpu") ($(get "${p}_user") + $(get "${p}_sys")) | $(calc "$(get "${p}_rss_kb") / 1024" 1) | $(get "${p}_nginx_cpu") | $(get "${p}_items") | $(get "${p}_texts") |"
+    done
+done
+cat <<EOF
+
+Medians: CPU **${on_cpu} s on vs ${off_cpu} s off = $(calc "$on_cpu / $off_cpu" 1)×** (pairs: $(ratios ft_on ft_off cpu));
+peak RSS **$(calc "$(med ft_on rss_kb) / 1024" 1) MB vs $(calc "$(med ft_off rss_kb) / 1024" 1) MB = $(calc "$(med ft_on rss_kb) / $(med ft_off rss_kb)")×** (pairs: $(ratios ft_on ft_off rss_kb));
+wall $(med ft_on wall) s vs $(med ft_off wall) s. CPU per article page (fetched, decoded, extracted,
+stored): (${on_cpu} − ${off_cpu}) s / ${texts} texts = **$(calc "$extra * 1000 / $texts" 2) ms**.
+
+Where it goes (\`bench extract-articles\`: the same calls in one thread, no network or store, thread
+CPU over $(get ft_ex_1_pages) pages, median of ${n} runs): decode + \`extract_article\` with the selector
+**$(med ft_ex selector_ms) ms** a page (sanitised body $(get ft_ex_1_article_mean_bytes) bytes on average), the same without a selector
+(the Readability fallback, what a page the selector misses costs) $(med ft_ex readability_ms) ms ($(get ft_ex_1_readability_ok) of $(get ft_ex_1_pages)
+found a body). The rest of the per-page CPU above is the fetch, the store write and the process.
+The image proxy's \`rewrite_html\` (run on every item at every render, 8b) costs
+$(med ft_ex rewrite_content_ms) ms on one such body and $(med ft_ex rewrite_summary_us) µs on a one-line plain-text summary.
+
+### 8b. Feeds with full text: uncached renders, content vs \`?content=summary\`
+
+\`headwire serve\` on the store of the last "on" run (every story has its text; the list pages
+pointed at a closed port so nothing changes). \`wrk -t2 -c16 -d${dur}s\` rotating over
+\`/feed.rss?section=secNNNN&limit=L\` for the $(get ft_sections) sections and L = 50..500 (9,020 distinct
+queries, each answering the section's 50 items, so the render cache never hits: see renders
+and hits), with and without \`&content=summary\`, alternated. Server CPU per request: the serve
+process's own user + sys (/proc) over the run, divided by the requests. The 50-item RSS is
+$(get ft_plain_content_bytes) bytes with content ($(get ft_plain_content_items) \`content:encoded\`) and $(get ft_plain_summary_bytes) bytes with \`content=summary\` ($(get ft_plain_summary_items) \`content:encoded\`).
+Rows marked "img": the same with \`image_proxy = true\` (image URLs in content and enclosures
+rewritten to signed \`/img/\` URLs; $(get ft_img_content_bytes) bytes with content).
+
+| run | requests/s | p50 ms | p99 ms | server CPU ms / request | renders | cache hits | errors |
+|---|---|---|---|---|---|---|---|
+EOF
+for proxy in plain img; do
+    for r in $(seq 1 "$n"); do
+        for m in content summary; do
+            p="ft_${proxy}_${m}_$r"
+            echo "| $m$([[ $proxy == img ]] && echo ", img") #$r | $(get "${p}_rps") | $(get "${p}_p50_ms") | $(get "${p}_p99_ms") | $(get "${p}_cpu_ms") | $(get "${p}_renders") | $(get "${p}_hits") | $(get "${p}_errors")/$(get "${p}_non2xx") |"
+        done
+    done
+done
+cat <<EOF
+
+Medians, content / summary: server CPU per request **$(calc "$(med ft_plain_content cpu_ms) / $(med ft_plain_summary cpu_ms)" 1)×** ($(med ft_plain_content cpu_ms) vs $(med ft_plain_summary cpu_ms) ms;
+pairs: $(ratios ft_plain_content ft_plain_summary cpu_ms)); requests/s $(calc "$(med ft_plain_content rps) / $(med ft_plain_summary rps)")× ($(med ft_plain_content rps) vs $(med ft_plain_summary rps)); p50 $(calc "$(med ft_plain_content p50_ms) / $(med ft_plain_summary p50_ms)" 1)×.
+With the image proxy: CPU per request $(calc "$(med ft_img_content cpu_ms) / $(med ft_img_summary cpu_ms)" 1)× ($(med ft_img_content cpu_ms) vs $(med ft_img_summary cpu_ms) ms); the
+proxy's rewriting costs $(calc "$(med ft_img_content cpu_ms) / $(med ft_plain_content cpu_ms)")× on content feeds and $(calc "$(med ft_img_summary cpu_ms) / $(med ft_plain_summary cpu_ms)")× on summary feeds (medians across servers: less exact than the pairs).
+
+### 8c. Cached image hits vs \`/healthz\`
+
+The server with \`image_proxy = true\` and \`image_proxy_private = true\` (the fixture is on
+127.0.0.1). The first \`/img/\` URL of its 50-item RSS ($(get ft_img_count) distinct there) requested once to
+fill the cache (status, type, bytes, seconds: \`$(get ft_img_first)\`; then \`$(get ft_img_second)\`),
+then \`wrk -t2 -c16 -d${dur}s\` on it and on \`/healthz\`, alternated.
+
+| run | requests/s | p50 ms | p99 ms | max ms | server CPU ms / request | errors |
+|---|---|---|---|---|---|---|
+EOF
+for r in $(seq 1 "$n"); do
+    for m in imgget healthz; do
+        p="ft_${m}_$r"
+        echo "| $([[ $m == imgget ]] && echo "/img/ (cached)" || echo "/healthz") #$r | $(get "${p}_rps") | $(get "${p}_p50_ms") | $(get "${p}_p99_ms") | $(get "${p}_max_ms") | $(get "${p}_cpu_ms") | $(get "${p}_errors")/$(get "${p}_non2xx") |"
+    done
+done
+cat <<EOF
+
+Medians: **$(med ft_imgget rps) vs $(med ft_healthz rps) req/s = $(calc "$(med ft_imgget rps) / $(med ft_healthz rps)")×** (pairs: $(ratios ft_imgget ft_healthz rps)); p99 $(med ft_imgget p99_ms) ms
+vs $(med ft_healthz p99_ms) ms. The image is ${img_bytes} bytes: $(calc "$(med ft_imgget rps) * ${img_bytes:-0} / 1048576" 0) MiB/s from the cache. Peak RSS of this
+server: $(calc "$(get ft_serve_hwm_kb) / 1024" 1) MB.
+
+### 8, findings
+
+- The image proxy re-sanitises every item at every render. \`ImageService::rewrite\`
+  (src/server/images.rs) passes each item's summary and full text through
+  \`ProxyRoute::rewrite_html\` (src/imageproxy/rewrite.rs), which builds a new
+  \`ammonia::Builder\` and parses, filters and re-serialises the whole fragment, even when it
+  holds no \`<img\` at all (the fixture's summaries are plain text). That is the
+  $(calc "$(med ft_img_summary cpu_ms) / $(med ft_plain_summary cpu_ms)")× CPU on summary feeds and $(calc "$(med ft_img_content cpu_ms) / $(med ft_plain_content cpu_ms)")× on content feeds in 8b ($(med ft_ex rewrite_content_ms) ms an article body, $(med ft_ex rewrite_summary_us) µs a
+  summary, in-process). Candidates: return the input unchanged when it has no \`<img\`; build
+  the builder once; or rewrite once per item and key (when the text is stored, or memoised),
+  since the output is deterministic.
+- An uncached 50-item feed with content is ~$(calc "$(get ft_plain_content_bytes) / 1024" 0) KB and costs $(med ft_plain_content cpu_ms) ms of CPU, so the default
+  32 MiB render cache holds only ~$(calc "32 * 1048576 / $(get ft_plain_content_bytes)" 0) such feeds: an installation with many full-text sections
+  will render far more often than benchmark 2 suggests (\`cache_mb\` deserves a note in the
+  full-text docs).
+- A cached \`/img/\` hit costs $(med ft_imgget cpu_ms) ms of server CPU against $(med ft_healthz cpu_ms) ms for \`/healthz\`. Part of it is
+  sending ${img_bytes} bytes; on the code side each hit also copies the cached bytes into a new
+  buffer (\`web::Bytes::copy_from_slice\` in src/server/images.rs) and takes the cache's single
+  mutex for an LRU update that allocates the key twice (\`format!\` in \`ImageProxy::serve\`,
+  \`to_owned\` in \`ImageCache::get\`). Not profiled (the release binary has no symbols); storing
+  \`Bytes\` in the cache would remove the copy.
+- Poll: the extra CPU per article page is $(calc "$extra * 1000 / $texts" 2) ms, of which decode + extraction is $(med ft_ex selector_ms) ms;
+  the Readability fallback is $(calc "$(med ft_ex readability_ms) / $(med ft_ex selector_ms)")× the selector path. Article fetches within a section run one
+  after another (\`fetch_texts\` awaits each), which is invisible here (20 sections in parallel,
+  CPU-bound) but makes one section's ${per} texts take ${per} round trips on a real portal.
+
+Commands (what \`BENCH_ONLY=fulltext bench/run.sh\` runs; knobs \`BENCH_FT_SECTIONS=20\`,
+\`BENCH_FT_STORIES=50\`, \`BENCH_FT_ROUNDS=3\`, \`BENCH_FT_DURATION=8\`):
+
+\`\`\`sh
+target/release/examples/bench fulltext-portal --dir WWW --port NGINX_PORT --out CONF   # WWW served by nginx
+HEADWIRE_DATA=S /usr/bin/time -v target/release/headwire poll --once --config CONF/poll-off.toml
+HEADWIRE_DATA=S /usr/bin/time -v target/release/headwire poll --once --config CONF/poll-on.toml  # fresh S each
+HEADWIRE_DATA=S target/release/headwire store stats --config CONF/poll-on.toml   # "texts stored"
+target/release/examples/bench extract-articles --dir WWW --pages 200           # in-process split
+HEADWIRE_DATA=S target/release/headwire serve --config CONF/serve.toml           # serve-img.toml: image proxy
+BENCH_ROTATE=ftfeed wrk -t2 -c16 -d8s -s bench/wrk_report.lua http://127.0.0.1:PORT/
+BENCH_ROTATE=ftfeed BENCH_EXTRA='&content=summary' wrk -t2 -c16 -d8s -s bench/wrk_report.lua http://127.0.0.1:PORT/
+wrk -t2 -c16 -d8s -s bench/wrk_report.lua http://127.0.0.1:PORT/img/TOKEN   # TOKEN from the proxied RSS
+wrk -t2 -c16 -d8s -s bench/wrk_report.lua http://127.0.0.1:PORT/healthz
+\`\`\`
+EOF
+}
+
+# BENCH_ONLY=fulltext: put section 8 into the existing report in place (replacing an earlier
+# section 8, else before "## Commands", else at the end) and leave the other sections alone.
+splice_fulltext() {
+local sect="$W/fulltext.md" tmp="$OUT.tmp" stamp
+stamp="_Section 8 written by \`BENCH_ONLY=fulltext bench/run.sh\` on $(get ft_date); the step took $(get ft_secs) s at headwire $(get commit)$(get dirty); load average at its end: $(get ft_load)._"
+# The stamp goes right under the heading (line 2 of ft_section's output is the heading).
+ft_section | awk -v stamp="$stamp" 'NR == 1 && $0 == "" { next } { print } /^## 8\. / { print ""; print stamp }' >"$sect"
+if [[ ! -f $OUT ]]; then
+    cp "$sect" "$OUT"
+elif grep -q '^## 8\. Full text and images' "$OUT"; then
+    awk -v f="$sect" '
+        /^## 8\. Full text and images/ { skip = 1; while ((getline l < f) > 0) print l; print ""; next }
+        skip && /^## / { skip = 0 }
+        !skip { print }' "$OUT" >"$tmp" && mv "$tmp" "$OUT"
+elif grep -q '^## Commands' "$OUT"; then
+    awk -v f="$sect" '
+        /^## Commands/ && !done { while ((getline l < f) > 0) print l; print ""; done = 1 }
+        { print }' "$OUT" >"$tmp" && mv "$tmp" "$OUT"
+else
+    { echo; cat "$sect"; } >>"$OUT"
+fi
+# The step in the Commands list.
+if grep -q '^## Commands' "$OUT" && ! grep -q '^BENCH_ONLY=fulltext bench/run.sh ' "$OUT"; then
+    awk '
+        /^## Commands/ { inc = 1 }
+        inc && /^```/ && ++fences == 2 { print "BENCH_ONLY=fulltext bench/run.sh               # 8 only: full text on/off, content feeds, cached images"; inc = 0 }
+        { print }' "$OUT" >"$tmp" && mv "$tmp" "$OUT"
+fi
+log "section 8 written into $OUT"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -665,11 +978,15 @@ above was read (they count or scan the store per request):
 |---|---|---|---|---|
 | 100,000 items | $(get r100000_route_) | $(get r100000_route_api_status) | $(get r100000_route_metrics) | $(calc "$(get r100000_hwm_after_routes_kb) / 1024" 1) |
 | $(commas "$BIG") items | $(get rbig_route_) | $(get rbig_route_api_status) | $(get rbig_route_metrics) | $(calc "$(get rbig_hwm_after_routes_kb) / 1024" 1) |
+EOF
+    ft_section
+    cat <<EOF
 
 ## Commands
 
 \`\`\`sh
 bench/run.sh                                   # everything below, then rewrites this file
+BENCH_ONLY=fulltext bench/run.sh               # 8 only: full text on/off, content feeds, cached images
 cargo build --release --examples --bins
 target/release/examples/bench fill --data D --from 0 --to 10000 --start-epoch S   # then 100000, ${BIG}
 target/release/examples/bench query --data D-SIZE --rounds 100   # sizes alternated; --spread 2000 for misses
@@ -690,8 +1007,12 @@ log "done in ${ELAPSED}s; $OUT written"
 
 if [[ -n ${BENCH_REPORT_ONLY:-} ]]; then
     # Rewrite the report from an earlier run's results (BENCH_WORK must name its directory),
-    # e.g. after editing bench/analysis.md.
-    step_report
+    # e.g. after editing bench/analysis.md; with BENCH_ONLY=fulltext, section 8 only.
+    if [[ ${BENCH_ONLY:-} == fulltext ]]; then
+        splice_fulltext
+    else
+        step_report
+    fi
     exit 0
 fi
 install_tools
@@ -704,11 +1025,19 @@ if [[ ${BENCH_ONLY:-} == live ]]; then
     step_report
     exit 0
 fi
+if [[ ${BENCH_ONLY:-} == fulltext ]]; then
+    # Run 8 alone (about 3 minutes) and rewrite only section 8 of the report.
+    start_nginx
+    step_fulltext
+    splice_fulltext
+    exit 0
+fi
 step_store
 start_nginx
 step_serve
 step_live
 step_poll
+step_fulltext
 put total_secs $(($(date +%s) - T_START))
 put load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 put run_date "$(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -7,6 +7,10 @@
 -- BENCH_ROTATE=static: requests rotate over /u/0.atom .. /u/999.atom (nginx baseline).
 -- BENCH_ROTATE=sections: requests rotate over /feed.atom?section=secNNNN&limit=50 for all 1,000
 --   sections (what a crowd of readers subscribed to every section asks; cached between changes).
+-- BENCH_ROTATE=ftfeed: requests rotate over BENCH_FEED (default /feed.rss)?section=secNNNN&limit=L
+--   for BENCH_SECTIONS sections (default 20) and limits 50..500, with BENCH_EXTRA appended (e.g.
+--   "&content=summary"): 9,020 distinct queries per cycle for 20 sections, so every request
+--   renders (sections of 50 stories return the same 50 items for every limit).
 -- BENCH_GZIP=1: every request sends Accept-Encoding: gzip, as feed readers do.
 -- done() prints one parseable line: WRK requests=… rps=… p50_ms=… p99_ms=… …
 
@@ -24,6 +28,9 @@ function init(args)
    counter = tid or 0
 end
 
+local ftsections = tonumber(os.getenv("BENCH_SECTIONS") or "20")
+local ftfeed = os.getenv("BENCH_FEED") or "/feed.rss"
+local ftextra = os.getenv("BENCH_EXTRA") or ""
 local headers = {}
 if os.getenv("BENCH_GZIP") == "1" then
    headers["Accept-Encoding"] = "gzip"
@@ -40,6 +47,12 @@ function request()
       local section = i % 1000
       local limit = 41 + (math.floor(i / 1000) % 20)
       return wrk.format("GET", string.format("/feed.atom?section=sec%04d&limit=%d", section, limit))
+   elseif mode == "ftfeed" then
+      local i = counter
+      counter = counter + step
+      local section = i % ftsections
+      local limit = 50 + (math.floor(i / ftsections) % 451)
+      return wrk.format("GET", string.format("%s?section=sec%04d&limit=%d%s", ftfeed, section, limit, ftextra), headers)
    elseif mode == "static" then
       local i = counter
       counter = counter + step

@@ -17,6 +17,12 @@
 //! - `portal --dir DIR --port P --out FILE`: 1,000 distinct ~100 KB list pages modelled on a
 //!   Chinese portal's list page (30 headlines each, plus navigation, rankings, footer and
 //!   scripts), and a feeds.toml that polls them all from 127.0.0.1:P.
+//! - `fulltext-portal --dir DIR --port P --out CONFDIR [--sections 20 --stories 50]`: the
+//!   full-text fixture (list pages, one 30–100 KB article page per story with Chinese
+//!   paragraphs, navigation, share bar, scripts and an image, and the images) and the configs
+//!   polling it with `full_text` on and off and serving the result (image proxy off and on).
+//! - `extract-articles --dir DIR [--pages 200]`: thread CPU per article page of decode +
+//!   extraction (selector and Readability) and of the image proxy's HTML rewrite.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,6 +34,7 @@ use headwire::normalize::Observed;
 use headwire::render::{self, FeedMeta, SourceInfo};
 use headwire::store::{BatchContext, Query, Store};
 use headwire::text::{fold_label, title_key};
+use url::Url;
 
 /// Sections in the synthetic installation.
 const SECTIONS: usize = 1000;
@@ -181,6 +188,38 @@ enum Command {
         #[arg(long, default_value_t = 100 * 1024)]
         page_bytes: usize,
     },
+    /// Generate the full-text fixture under DIR/ft: `sections` list pages of `stories`
+    /// headlines, every story's article page (30–100 KB) and the images they show; and
+    /// feeds.toml files for polling it with full text on and off and for serving the result.
+    FulltextPortal {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Port of the web server that serves DIR.
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value_t = 20)]
+        sections: usize,
+        #[arg(long, default_value_t = 50)]
+        stories: usize,
+        /// `[poll] full_text_per_poll`.
+        #[arg(long, default_value_t = 50)]
+        per_poll: usize,
+        /// Directory the configs are written to: poll-on.toml, poll-off.toml, serve.toml and
+        /// serve-img.toml (the last with the image proxy on, 127.0.0.1 allowed).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// In-process cost of the full-text work on the fixture's article pages (DIR/ft from
+    /// `fulltext-portal`): decode + extract with the fixture's selector, decode + extract with
+    /// no selector (the Readability fallback), and the image proxy's rewrite of one article
+    /// body and of one plain-text summary; thread CPU per call.
+    ExtractArticles {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Pages to use (the first N in name order).
+        #[arg(long, default_value_t = 200)]
+        pages: usize,
+    },
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -215,6 +254,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             out,
             page_bytes,
         } => portal(&dir, port, &out, page_bytes),
+        Command::FulltextPortal {
+            dir,
+            port,
+            sections,
+            stories,
+            per_poll,
+            out,
+        } => fulltext_portal(&dir, port, sections, stories, per_poll, &out),
+        Command::ExtractArticles { dir, pages } => extract_articles(&dir, pages),
     }
 }
 
@@ -599,6 +647,38 @@ fn live_pages(
 /// navigation bar, the 30-headline list, rankings in a side column, a footer full of links.
 /// Its headlines are stories `newest`, `newest - 1`, … (newest on top).
 fn list_page(section: usize, now: DateTime<FixedOffset>, page_bytes: usize, newest: u64) -> String {
+    list_page_with(section, now, page_bytes, newest, &ListShape::default()).0
+}
+
+/// What differs between the polling fixture's list pages and the full-text fixture's.
+struct ListShape<'a> {
+    /// Headlines on the page.
+    items: usize,
+    /// Path prefix of the story links ("" → `/secNNNN/…`).
+    prefix: &'a str,
+    /// Thumbnail URL of story `id`, or the portal's CDN URL when `None`.
+    image: Option<&'a dyn Fn(u64) -> String>,
+}
+
+impl Default for ListShape<'_> {
+    fn default() -> Self {
+        ListShape {
+            items: PAGE_ITEMS as usize,
+            prefix: "",
+            image: None,
+        }
+    }
+}
+
+/// [`list_page`] with a given shape; also returns each story's number and link path.
+fn list_page_with(
+    section: usize,
+    now: DateTime<FixedOffset>,
+    page_bytes: usize,
+    newest: u64,
+    shape: &ListShape<'_>,
+) -> (String, Vec<(u64, String)>) {
+    let mut stories = Vec::with_capacity(shape.items);
     let name = section_name(section);
     let mut h = String::with_capacity(page_bytes + 16 * 1024);
     let _ = write!(
@@ -649,19 +729,28 @@ fn list_page(section: usize, now: DateTime<FixedOffset>, page_bytes: usize, newe
          <div class=\"crumbs\"><a href=\"/\">首页</a> &gt; <span>{name}</span></div>\n\
          <ul class=\"new-left-list\">\n"
     );
-    for k in 0..PAGE_ITEMS as usize {
+    for k in 0..shape.items {
         let n = newest.saturating_sub(k as u64);
         let title = headline(n);
         let id = 600_000 + n;
         let t = now - chrono::Duration::minutes((k * 37 + section % 60) as i64);
         let path = format!(
-            "/{}/{}_{id}.shtml",
+            "{}/{}/{}_{id}.shtml",
+            shape.prefix,
             section_id(section),
             t.format("%Y_%m_%d")
         );
+        stories.push((n, path.clone()));
+        let image = match shape.image {
+            Some(f) => f(id),
+            None => format!(
+                "https://i.portal.example.cn/news/{}/{id}.jpg",
+                t.format("%Y/%m/%d")
+            ),
+        };
         let _ = write!(
             h,
-            "<li>\n  <a class=\"fl\" href=\"{path}\" target=\"_blank\"><img src=\"https://i.portal.example.cn/news/{}/{id}.jpg\" alt=\"{title}\"></a>\n\
+            "<li>\n  <a class=\"fl\" href=\"{path}\" target=\"_blank\"><img src=\"{image}\" alt=\"{title}\"></a>\n\
              \x20 <div class=\"right fn\">\n\
              \x20   <h4 class=\"module-title\"><a href=\"{path}?s=lbbt\" target=\"_blank\">{title}</a></h4>\n\
              \x20   <p class=\"module-artile\">{}，{}，{}。</p>\n\
@@ -673,7 +762,6 @@ fn list_page(section: usize, now: DateTime<FixedOffset>, page_bytes: usize, newe
              \x20   </div>\n\
              \x20   <div class=\"resemble-art c_hidden\">· <a href=\"/{}/{}.shtml\" target=\"_blank\">{}</a></div>\n\
              \x20 </div>\n</li>\n",
-            t.format("%Y/%m/%d"),
             headline(n + 11),
             headline(n + 17),
             headline(n + 23),
@@ -723,5 +811,368 @@ fn list_page(section: usize, now: DateTime<FixedOffset>, page_bytes: usize, newe
         );
     }
     h.push_str("</ul>\n<p>违法和不良信息举报电话：010-00000000 举报邮箱：jubao@portal.example.cn</p>\n<p>Copyright © 2022 示例门户 版权所有</p>\n</div>\n<script src=\"//static.portal.example.cn/js/jquery.min.js\"></script>\n<script>$(function(){$('.lazy').each(function(){var s=$(this).data('original');if(s){this.src=s;}});});</script>\n</body>\n</html>\n");
+    (h, stories)
+}
+
+/// Article body selector of the full-text fixture (what a user would configure).
+const CONTENT_SELECTOR: &str = "div.article-content";
+/// Distinct images of the full-text fixture (stories share them).
+const FT_IMAGES: u64 = 16;
+
+fn fulltext_portal(
+    dir: &Path,
+    port: u16,
+    sections: usize,
+    stories: usize,
+    per_poll: usize,
+    out: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = dir.join("ft");
+    std::fs::create_dir_all(root.join("s"))?;
+    std::fs::create_dir_all(root.join("img"))?;
+    std::fs::create_dir_all(out)?;
+    for i in 0..FT_IMAGES {
+        std::fs::write(
+            root.join(format!("img/{i}.jpg")),
+            fake_jpeg(i, 24 * 1024 + (i as usize * 2731) % (40 * 1024)),
+        )?;
+    }
+    let shanghai = FixedOffset::east_opt(8 * 3600).ok_or("offset")?;
+    let now = Utc::now().with_timezone(&shanghai);
+    let image = |id: u64| format!("/ft/img/{}.jpg", id % FT_IMAGES);
+    let shape = ListShape {
+        items: stories,
+        prefix: "/ft",
+        image: Some(&image),
+    };
+    let (mut list_bytes, mut article_bytes, mut articles) = (0usize, 0usize, 0usize);
+    let (mut min_article, mut max_article) = (usize::MAX, 0usize);
+    for section in 0..sections.min(SECTIONS) {
+        let newest = 200_000_000 + section as u64 * 10_000 + stories as u64;
+        let (html, links) = list_page_with(section, now, 100 * 1024, newest, &shape);
+        list_bytes += html.len();
+        std::fs::write(root.join(format!("s/{}.html", section_id(section))), html)?;
+        std::fs::create_dir_all(root.join(section_id(section)))?;
+        for (n, path) in links {
+            let page = article_page(section, n, &image(600_000 + n));
+            article_bytes += page.len();
+            min_article = min_article.min(page.len());
+            max_article = max_article.max(page.len());
+            articles += 1;
+            let file = path.trim_start_matches("/ft/");
+            std::fs::write(root.join(file), page)?;
+        }
+    }
+    let sections = sections.min(SECTIONS);
+    let head = |server: &str, poll_extra: &str| {
+        format!(
+            "# Generated by `cargo run --example bench -- fulltext-portal`: {sections} sections of \
+             {stories} stories on 127.0.0.1:{port}.\n{server}\n[store]\npath = \"data\"\n\n\
+             [poll]\nconcurrency = 64\nper_host = 64\nhost_delay = \"0\"\n{poll_extra}\n\
+             [[source]]\nid = \"ftportal\"\nname = \"示例门户\"\nurl = \"http://127.0.0.1:{port}/\"\n\
+             timezone = \"Asia/Shanghai\"\ninterval = \"10m\"\nstrip_params = [\"s\"]\n\n"
+        )
+    };
+    let write_config = |name: &str,
+                        server: &str,
+                        full_text: bool,
+                        list_port: u16,
+                        interval: &str| {
+        let mut toml = head(server, &format!("full_text_per_poll = {per_poll}\n"));
+        for section in 0..sections {
+            let _ = write!(
+                toml,
+                "[[source.section]]\nid = \"{}\"\nname = \"{}\"\nurl = \"http://127.0.0.1:{list_port}/ft/s/{}.html\"\n{interval}{}{SELECTORS}\n",
+                section_id(section),
+                section_name(section),
+                section_id(section),
+                if full_text {
+                    format!("full_text = true\ncontent = \"{CONTENT_SELECTOR}\"\n")
+                } else {
+                    String::new()
+                },
+            );
+        }
+        std::fs::write(out.join(name), toml)
+    };
+    let plain = "[server]\nlisten = \"127.0.0.1:8080\"\n";
+    write_config("poll-on.toml", plain, true, port, "")?;
+    write_config("poll-off.toml", plain, false, port, "")?;
+    // Serving: the list pages point at a closed port (nothing changes while measured); the
+    // stored stories' links and images still point at the fixture server.
+    let serve = "[server]\nlisten = \"127.0.0.1:8080\"\nbase_url = \"http://127.0.0.1:8080\"\n";
+    write_config("serve.toml", serve, true, 9, "interval = \"1d\"\n")?;
+    let serve_img = format!("{serve}image_proxy = true\nimage_proxy_private = true\n");
+    write_config("serve-img.toml", &serve_img, true, 9, "interval = \"1d\"\n")?;
+    println!(
+        "fulltext-portal sections={sections} stories={articles} list_mean_bytes={} article_mean_bytes={} article_min_bytes={min_article} article_max_bytes={max_article} images={FT_IMAGES}",
+        list_bytes / sections.max(1),
+        article_bytes / articles.max(1),
+    );
+    Ok(())
+}
+
+/// A JPEG-shaped file of `len` bytes (SOI, JFIF header, a comment segment of filler, EOI):
+/// the proxy only looks at the answer's type and size.
+fn fake_jpeg(seed: u64, len: usize) -> Vec<u8> {
+    let mut v = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0,
+    ];
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while v.len() + 4 + 2 < len {
+        let chunk = (len - v.len() - 6).min(60_000);
+        v.extend_from_slice(&[0xFF, 0xFE]);
+        v.extend_from_slice(&((chunk + 2) as u16).to_be_bytes());
+        for _ in 0..chunk {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v.push((x >> 24) as u8);
+        }
+    }
+    v.extend_from_slice(&[0xFF, 0xD9]);
+    v
+}
+
+/// Deterministic Chinese prose: `chars` characters or so of news-like sentences.
+fn prose(seed: u64, chars: usize) -> String {
+    const FILL: [&str; 24] = [
+        "的",
+        "在",
+        "和",
+        "对",
+        "将",
+        "已经",
+        "表示",
+        "今年以来",
+        "有关负责人",
+        "进一步加强",
+        "相关部门",
+        "据介绍",
+        "目前",
+        "工作",
+        "持续推进",
+        "记者了解到",
+        "方面",
+        "情况",
+        "取得积极进展",
+        "同时",
+        "此外",
+        "按照要求",
+        "不断完善",
+        "切实做好",
+    ];
+    let mut h = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut s = String::new();
+    let mut n = 0usize;
+    let mut since_stop = 0usize;
+    while n < chars {
+        h ^= h << 13;
+        h ^= h >> 7;
+        h ^= h << 17;
+        let w = if h % 3 == 0 {
+            WORDS[(h >> 8) as usize % WORDS.len()]
+        } else {
+            FILL[(h >> 8) as usize % FILL.len()]
+        };
+        s.push_str(w);
+        n += w.chars().count();
+        since_stop += 1;
+        if since_stop > 6 + (h >> 20) as usize % 8 {
+            s.push_str(if (h >> 30) % 4 == 0 { "。" } else { "，" });
+            n += 1;
+            since_stop = 0;
+        }
+    }
+    s.push('。');
+    s
+}
+
+/// One story page in the shape of a portal article page: head with styles and big inline
+/// scripts, navigation, breadcrumb, title and byline, share bar, the body (`div.article-content`:
+/// 8–40 paragraphs, a picture with caption), editor line, related stories, comment box,
+/// footer. 30–100 KB depending on the story.
+fn article_page(section: usize, n: u64, image: &str) -> String {
+    let title = headline(n);
+    let name = section_name(section);
+    let target = 30 * 1024 + (n.wrapping_mul(7919) % (70 * 1024)) as usize;
+    let mut h = String::with_capacity(target + 8 * 1024);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"keywords\" content=\"{name},{title}\">\n\
+         <meta name=\"description\" content=\"{}\">\n<title>{title}_{name}_示例门户</title>\n",
+        headline(n + 3)
+    );
+    for css in ["reset", "common", "header", "article", "footer"] {
+        let _ = writeln!(h, "<link rel=\"stylesheet\" href=\"//static.portal.example.cn/css/{css}.css?v=20220313\">");
+    }
+    h.push_str("<script>\nvar _hmt=_hmt||[];(function(){var hm=document.createElement(\"script\");hm.src=\"https://hm.example.cn/hm.js?0123456789abcdef\";var s=document.getElementsByTagName(\"script\")[0];s.parentNode.insertBefore(hm,s);})();\n");
+    for i in 0..60 {
+        let _ = writeln!(
+            h,
+            "window.__ART_{i}__={{id:{n},channel:\"{}\",slot:{i},ad:\"/ad/{section}/{i}.js\",track:\"https://log.example.cn/t?c={section}&s={i}&r=0.{:04}\"}};",
+            section_id(section),
+            (n as usize * 31 + i) % 10_000
+        );
+    }
+    h.push_str("</script>\n</head>\n<body>\n<div class=\"header\">\n<div class=\"logo\"><a href=\"/\"><img src=\"//static.portal.example.cn/img/logo.png\" alt=\"示例门户\"></a></div>\n<ul class=\"nav\">\n");
+    for i in 0..80 {
+        let _ = writeln!(
+            h,
+            "<li class=\"nav-item\"><a href=\"/{}/list_1.shtml\" target=\"_blank\">{}</a></li>",
+            section_id(i * 7 % SECTIONS),
+            TOPICS[i % TOPICS.len()]
+        );
+    }
+    let _ = write!(
+        h,
+        "</ul>\n</div>\n<div class=\"content clearfix\">\n<div class=\"left\">\n\
+         <div class=\"crumbs\"><a href=\"/\">首页</a> &gt; <a href=\"/ft/s/{}.html\">{name}</a> &gt; <span>正文</span></div>\n\
+         <h1 class=\"article-title\">{title}</h1>\n\
+         <div class=\"article-info\"><span class=\"source\">来源：示例日报</span><span class=\"time\">2022-03-13 10:{:02}</span><span class=\"author\">作者：本报记者</span></div>\n\
+         <div class=\"share-bar\"><span>分享到：</span><a class=\"share-wx\" href=\"javascript:void(0)\">微信</a><a class=\"share-wb\" href=\"https://service.weibo.example.com/share?url=x\" target=\"_blank\">微博</a><a class=\"share-qq\" href=\"https://connect.qq.example.com/share?url=x\" target=\"_blank\">QQ空间</a><a class=\"font-big\" href=\"javascript:void(0)\">A+</a><a class=\"font-small\" href=\"javascript:void(0)\">A-</a><a class=\"print\" href=\"javascript:window.print()\">打印</a></div>\n\
+         <div class=\"article-content\">\n",
+        section_id(section),
+        n % 60
+    );
+    // The story: 1,500–5,000 characters of text (4.5–15 KB); the chrome around it makes up
+    // the rest of the page, as on real portal pages.
+    let body_chars = 1500 + (n.wrapping_mul(2_654_435_761) % 3500) as usize;
+    let mut written = 0usize;
+    let mut p = 0u64;
+    while written < body_chars {
+        if p == 2 {
+            let _ = write!(
+                h,
+                "<p style=\"text-align: center;\"><img src=\"{image}\" alt=\"{title}\" width=\"600\"></p>\n<p class=\"pic-caption\" style=\"text-align: center;\">图为{}现场。（示例日报记者 摄）</p>\n",
+                headline(n + 5)
+            );
+        }
+        let chars = 120 + ((n + p).wrapping_mul(2654435761) % 200) as usize;
+        let _ = writeln!(h, "<p>　　{}</p>", prose(n * 1000 + p, chars));
+        written += chars;
+        p += 1;
+    }
+    let _ = write!(
+        h,
+        "<p class=\"editor\">（责任编辑：示例）</p>\n</div>\n\
+         <div class=\"share-bar bottom\"><a class=\"share-wx\" href=\"javascript:void(0)\">微信</a><a class=\"share-wb\" href=\"#\">微博</a><a class=\"like\" href=\"javascript:void(0)\">点赞 {}</a></div>\n\
+         <div class=\"related\"><h3>相关新闻</h3>\n<ul>\n",
+        (n * 13) % 999
+    );
+    for r in 0..12 {
+        let _ = writeln!(
+            h,
+            "<li><a href=\"/ft/{}/2022_03_13_{}.shtml\" target=\"_blank\">{}</a><span>2022-03-13</span></li>",
+            section_id(section),
+            700_000 + n * 20 + r,
+            headline(n * 20 + r + 7)
+        );
+    }
+    h.push_str("</ul>\n</div>\n<div class=\"comment-box\" id=\"comment\"><textarea placeholder=\"我来说两句\"></textarea><button>发表评论</button></div>\n</div>\n<div class=\"right\">\n");
+    // Rankings and ads until the page reaches its size, less the footer.
+    let mut block = 0usize;
+    while block < 3 || h.len() + 6 * 1024 < target {
+        let _ = write!(
+            h,
+            "<div class=\"rank\"><h3>{}排行</h3>\n<ul>\n",
+            TOPICS[(section + block) % TOPICS.len()]
+        );
+        for r in 0..10 {
+            let _ = writeln!(
+                h,
+                "<li><em>{}</em><a href=\"/ft/{}/{}.shtml\" target=\"_blank\">{}</a></li>",
+                r + 1,
+                TOPICS[r % TOPICS.len()],
+                800_000 + n * 40 + (block * 10 + r) as u64,
+                headline(n * 40 + (block * 10 + r) as u64)
+            );
+        }
+        h.push_str("</ul>\n<div class=\"ad\"><a href=\"https://ad.example.cn/c?x=1\"><img src=\"//ad.example.cn/300x250.jpg\" alt=\"广告\"></a></div>\n</div>\n");
+        block += 1;
+    }
+    h.push_str("</div>\n</div>\n<div class=\"footer\">\n<ul class=\"links\">\n");
+    for i in 0..60 {
+        let _ = writeln!(h, "<li><a href=\"https://partner{i}.example.org/\" target=\"_blank\">合作伙伴{i}</a></li>");
+    }
+    h.push_str("</ul>\n<p>违法和不良信息举报电话：010-00000000</p>\n<p>Copyright © 2022 示例门户 版权所有</p>\n</div>\n<script src=\"//static.portal.example.cn/js/jquery.min.js\"></script>\n<script>$(function(){$('.share-wx').on('click',function(){$('#qr').show();});$('.font-big').on('click',function(){$('.article-content').css('font-size','18px');});});</script>\n</body>\n</html>\n");
     h
+}
+
+fn extract_articles(dir: &Path, pages: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use headwire::decode::{decode, DocKind};
+    use headwire::fulltext::extract_article;
+    use headwire::imageproxy::ProxyRoute;
+    let root = dir.join("ft");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for section in std::fs::read_dir(&root)? {
+        let section = section?.path();
+        if section
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("sec"))
+        {
+            for page in std::fs::read_dir(&section)? {
+                files.push(page?.path());
+            }
+        }
+    }
+    files.sort();
+    files.truncate(pages);
+    let bodies: Vec<(Url, Vec<u8>)> = files
+        .iter()
+        .map(|f| {
+            let rel = f
+                .strip_prefix(dir)
+                .unwrap_or(f)
+                .to_string_lossy()
+                .into_owned();
+            let url = Url::parse(&format!("http://127.0.0.1:8081/{rel}")).expect("url");
+            Ok((url, std::fs::read(f)?))
+        })
+        .collect::<Result<_, std::io::Error>>()?;
+    if bodies.is_empty() {
+        return Err("no article pages under DIR/ft/sec*/".into());
+    }
+    let bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
+    let selector = vec![CONTENT_SELECTOR.to_string()];
+    let mut articles = Vec::new();
+    let per_call_ms = |cpu: f64, n: usize| cpu * 1e3 / n.max(1) as f64;
+    let t = thread_cpu_secs();
+    for (url, body) in &bodies {
+        let decoded = decode(body, Some("text/html"), DocKind::Html);
+        articles.push(extract_article(&decoded.text, url, Some(&selector))?.html);
+    }
+    let selector_ms = per_call_ms(thread_cpu_secs() - t, bodies.len());
+    let t = thread_cpu_secs();
+    let mut auto_ok = 0usize;
+    for (url, body) in &bodies {
+        let decoded = decode(body, Some("text/html"), DocKind::Html);
+        auto_ok += usize::from(extract_article(&decoded.text, url, None).is_ok());
+    }
+    let readability_ms = per_call_ms(thread_cpu_secs() - t, bodies.len());
+    let route = ProxyRoute::new(&Url::parse("http://127.0.0.1:8080/img/")?, [7; 32])?;
+    // CPU time is counted in 10 ms ticks: enough calls to make the per-call figure meaningful.
+    let t = thread_cpu_secs();
+    for _ in 0..10 {
+        for ((url, _), html) in bodies.iter().zip(&articles) {
+            std::hint::black_box(route.rewrite_html(html, url));
+        }
+    }
+    let rewrite_content_ms = per_call_ms(thread_cpu_secs() - t, 10 * bodies.len());
+    let summary = format!("{}，{}，{}。", headline(1), headline(2), headline(3));
+    let rounds = 20_000;
+    let t = thread_cpu_secs();
+    for i in 0..rounds {
+        std::hint::black_box(route.rewrite_html(&summary, &bodies[i % bodies.len()].0));
+    }
+    let rewrite_summary_us = per_call_ms(thread_cpu_secs() - t, rounds) * 1e3;
+    let article_bytes: usize = articles.iter().map(String::len).sum();
+    println!(
+        "extract pages={} page_mean_bytes={} article_mean_bytes={} selector_ms={selector_ms:.3} readability_ms={readability_ms:.3} readability_ok={auto_ok} rewrite_content_ms={rewrite_content_ms:.3} rewrite_summary_us={rewrite_summary_us:.2}",
+        bodies.len(),
+        bytes / bodies.len(),
+        article_bytes / articles.len().max(1),
+    );
+    Ok(())
 }

@@ -117,9 +117,19 @@ impl ProxyRoute {
     /// `page_url`, which also becomes the signed `Referer`. The HTML is re-serialised through
     /// ammonia's default policy (plus `srcset`), so input that was already sanitised comes out
     /// with the same markup and only image URLs changed; images whose `src` cannot be proxied
-    /// (`data:`) lose it.
+    /// (`data:`) lose it. HTML without an `<img>` is returned as it is (feeds sanitise every
+    /// summary and text when they render it).
     #[must_use]
     pub fn rewrite_html(&self, html: &str, page_url: &Url) -> String {
+        // Most summaries hold no image: nothing to rewrite, and the renderer sanitises anyway,
+        // so the parse and re-serialise (most of a feed render's cost) is skipped.
+        let has_img = html
+            .as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"<img"));
+        if !has_img {
+            return html.to_string();
+        }
         let route = self.clone();
         let page = page_url.clone();
         let mut builder = ammonia::Builder::default();

@@ -132,7 +132,7 @@ pub(super) async fn image(
                 } else {
                     builder
                         .content_type(image.content_type.as_str())
-                        .body(web::Bytes::copy_from_slice(&image.bytes))
+                        .body(web::Bytes::from_owner(image.bytes.clone()))
                 }
             }
             Err(e) => {

@@ -642,25 +642,20 @@ server: $(calc "$(get ft_serve_hwm_kb) / 1024" 1) MB.
 
 ### 8, findings
 
-- The image proxy re-sanitises every item at every render. \`ImageService::rewrite\`
-  (src/server/images.rs) passes each item's summary and full text through
-  \`ProxyRoute::rewrite_html\` (src/imageproxy/rewrite.rs), which builds a new
-  \`ammonia::Builder\` and parses, filters and re-serialises the whole fragment, even when it
-  holds no \`<img\` at all (the fixture's summaries are plain text). That is the
-  $(calc "$(med ft_img_summary cpu_ms) / $(med ft_plain_summary cpu_ms)")× CPU on summary feeds and $(calc "$(med ft_img_content cpu_ms) / $(med ft_plain_content cpu_ms)")× on content feeds in 8b ($(med ft_ex rewrite_content_ms) ms an article body, $(med ft_ex rewrite_summary_us) µs a
-  summary, in-process). Candidates: return the input unchanged when it has no \`<img\`; build
-  the builder once; or rewrite once per item and key (when the text is stored, or memoised),
-  since the output is deterministic.
+- The image proxy's rewriting: $(calc "$(med ft_img_summary cpu_ms) / $(med ft_plain_summary cpu_ms)")× CPU on summary feeds and $(calc "$(med ft_img_content cpu_ms) / $(med ft_plain_content cpu_ms)")× on content feeds in 8b
+  ($(med ft_ex rewrite_content_ms) ms an article body, $(med ft_ex rewrite_summary_us) µs a plain-text summary, in-process). HTML without an
+  \`<img\` is passed through unchanged (before 1533618 every summary was re-serialised through
+  ammonia, 1.5–2.6× per render); what remains is signing every enclosure URL and re-serialising
+  the bodies that hold images. Rewriting once per item and storing it (the output is
+  deterministic) would take it off the render path.
 - An uncached 50-item feed with content is ~$(calc "$(get ft_plain_content_bytes) / 1024" 0) KB and costs $(med ft_plain_content cpu_ms) ms of CPU, so the default
   32 MiB render cache holds only ~$(calc "32 * 1048576 / $(get ft_plain_content_bytes)" 0) such feeds: an installation with many full-text sections
-  will render far more often than benchmark 2 suggests (\`cache_mb\` deserves a note in the
-  full-text docs).
+  will render far more often than benchmark 2 suggests (the README says to raise \`cache_mb\`).
 - A cached \`/img/\` hit costs $(med ft_imgget cpu_ms) ms of server CPU against $(med ft_healthz cpu_ms) ms for \`/healthz\`. Part of it is
-  sending ${img_bytes} bytes; on the code side each hit also copies the cached bytes into a new
-  buffer (\`web::Bytes::copy_from_slice\` in src/server/images.rs) and takes the cache's single
-  mutex for an LRU update that allocates the key twice (\`format!\` in \`ImageProxy::serve\`,
-  \`to_owned\` in \`ImageCache::get\`). Not profiled (the release binary has no symbols); storing
-  \`Bytes\` in the cache would remove the copy.
+  sending ${img_bytes} bytes (sent from the cache without a copy since 1533618); on the code side
+  each hit takes the cache's single mutex for an LRU update that allocates the key twice
+  (\`format!\` in \`ImageProxy::serve\`, \`to_owned\` in \`ImageCache::get\`). Not profiled (the
+  release binary has no symbols).
 - Poll: the extra CPU per article page is $(calc "$extra * 1000 / $texts" 2) ms, of which decode + extraction is $(med ft_ex selector_ms) ms;
   the Readability fallback is $(calc "$(med ft_ex readability_ms) / $(med ft_ex selector_ms)")× the selector path. Article fetches within a section run one
   after another (\`fetch_texts\` awaits each), which is invisible here (20 sections in parallel,

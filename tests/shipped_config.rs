@@ -4,39 +4,16 @@
 //! the section). The corpus part skips cleanly when the corpus is absent (and fails under
 //! `CI=true`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::corpus_pages;
 use headwire::config::{Config, SectionKind};
 use headwire::poll::process_body;
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// (source id, section id, corpus page) for every section with a `# corpus:` comment.
-fn corpus_pages(text: &str) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    let (mut source, mut corpus, mut in_section) = (String::new(), None::<String>, false);
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with("[[source]]") {
-            in_section = false;
-        } else if line.starts_with("[[source.section]]") {
-            in_section = true;
-        } else if let Some(rest) = line.strip_prefix("# corpus:") {
-            corpus = Some(rest.trim().to_string());
-        } else if let Some(rest) = line.strip_prefix("id = \"") {
-            let id = rest.split('"').next().unwrap_or_default().to_string();
-            if in_section {
-                if let Some(page) = corpus.take() {
-                    out.push((source.clone(), id, page));
-                }
-            } else {
-                source = id;
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -672,7 +672,7 @@ fn run_case(window: Option<Duration>, ops: &[Op]) -> Result<(), TestCaseError> {
                 if let Some(id) = model.items.keys().cycle().nth(*nth).copied() {
                     if *fail {
                         let got = store
-                            .record_text_failure(&hex(&id), "timeout", now + Duration::hours(1))
+                            .record_text_failure(&hex(&id), "timeout", |_| now + Duration::hours(1))
                             .unwrap();
                         if model.texts.contains_key(&id) {
                             prop_assert!(got.is_none(), "step {}: failure after text", step);

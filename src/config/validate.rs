@@ -560,8 +560,9 @@ impl Validator<'_> {
         let Some(value) = value else {
             return Some(Vec::new());
         };
+        let list = value.get_ref().list();
         let mut ok = true;
-        for text in value.get_ref().list() {
+        for text in &list {
             if let Err(e) = scraper::Selector::parse(text) {
                 self.problem(
                     Some(value.span()),
@@ -571,8 +572,7 @@ impl Validator<'_> {
                 ok = false;
             }
         }
-        let list = value.get_ref().list().into_iter().map(str::to_string);
-        ok.then(|| list.collect())
+        ok.then(|| list.into_iter().map(str::to_string).collect())
     }
 
     pub(super) fn html_rules(&mut self, raw: &RawSection, key: &str) -> Option<HtmlRules> {

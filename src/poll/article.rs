@@ -55,6 +55,10 @@ pub enum TextError {
     /// Extraction failed inside headwire (e.g. a panic on odd input).
     #[error("internal error while extracting the text: {0}")]
     Internal(String),
+    /// The story could not be read from the store: not the story's fault, so nothing is
+    /// recorded on it and the round ends.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl TextError {
@@ -130,21 +134,19 @@ impl Poller {
                     report.fetched += 1;
                 }
             }
+            Err(TextError::Store(e)) => return Err(e),
             Err(e) => {
                 report.failed += 1;
                 let now = (self.clock)();
-                let attempts = self.store.text_state(id)?.map_or(0, |s| s.attempts);
-                let attempts = if e.retryable() {
-                    attempts.saturating_add(1)
-                } else {
-                    TEXT_ATTEMPTS
-                };
-                tracing::info!(section = %key, item = %id, attempt = attempts, "full text not stored: {e}");
-                self.store.record_text_failure(
-                    id,
-                    &e.to_string(),
-                    next_text_attempt(now, attempts),
-                )?;
+                let retry = e.retryable();
+                let state = self
+                    .store
+                    .record_text_failure(id, &e.to_string(), |attempts| {
+                        next_text_attempt(now, if retry { attempts } else { TEXT_ATTEMPTS })
+                    })?;
+                if let Some(state) = state {
+                    tracing::info!(section = %key, item = %id, attempt = state.attempts, "full text not stored: {e}");
+                }
             }
         }
         Ok(())
@@ -159,9 +161,7 @@ impl Poller {
     ) -> Result<String, TextError> {
         let link = self
             .store
-            .get(id)
-            .ok()
-            .flatten()
+            .get(id)?
             .and_then(|item| item.link)
             .and_then(|link| url::Url::parse(&link).ok())
             .filter(|url| matches!(url.scheme(), "http" | "https"))

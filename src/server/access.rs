@@ -1,15 +1,22 @@
 //! Who may read, and how a refusal reads: the optional `server.token` (compared in constant
-//! time) and the one-line plain-text `400` every route sends for a bad request.
+//! time) and the one-line plain-text answers every route sends when it refuses (a bad request
+//! is a `400`).
 
+use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
 use crate::config::Config;
 
-/// A one-line plain-text `400`.
-pub(super) fn bad_request(reason: &str) -> HttpResponse {
-    HttpResponse::BadRequest()
+/// A one-line plain-text answer with `status`.
+pub(super) fn plain(status: StatusCode, reason: &str) -> HttpResponse {
+    HttpResponse::build(status)
         .content_type("text/plain; charset=utf-8")
         .body(format!("{reason}\n"))
+}
+
+/// A one-line plain-text `400`.
+pub(super) fn bad_request(reason: &str) -> HttpResponse {
+    plain(StatusCode::BAD_REQUEST, reason)
 }
 
 /// Constant-time string comparison (token checks must not leak a prefix through timing).
@@ -27,15 +34,10 @@ pub(super) fn token_denied(config: &Config, given: Option<&str>) -> Option<HttpR
     let expected = config.server.token.as_deref()?;
     match given {
         Some(token) if constant_time_eq(token, expected) => None,
-        Some(_) => Some(
-            HttpResponse::Forbidden()
-                .content_type("text/plain; charset=utf-8")
-                .body("`token` is wrong\n"),
-        ),
-        None => Some(
-            HttpResponse::Unauthorized()
-                .content_type("text/plain; charset=utf-8")
-                .body("this server needs `?token=` on feed URLs\n"),
-        ),
+        Some(_) => Some(plain(StatusCode::FORBIDDEN, "`token` is wrong")),
+        None => Some(plain(
+            StatusCode::UNAUTHORIZED,
+            "this server needs `?token=` on feed URLs",
+        )),
     }
 }

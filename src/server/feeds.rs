@@ -346,7 +346,7 @@ fn render_feed(
     let generation = state.store.feed_generation(&deps.labels, &deps.sources);
     let budget = state.feed_budget;
     let store_query = Query {
-        with_text: !query.summary_only && config.sections().any(|(_, s)| s.full_text),
+        with_text: !query.summary_only && lookup_sections.any_full_text,
         labels,
         sources: query.sources.clone(),
         since: query.since,

@@ -11,9 +11,11 @@
 use std::time::Instant;
 
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use url::Url;
 
+use super::access::plain;
 use super::headers;
 use super::paths::Route;
 use super::AppState;
@@ -106,8 +108,8 @@ pub(super) async fn image(
     let started = Instant::now();
     let response = match &state.images {
         None => plain(
-            404,
-            "the image proxy is off ([server] image_proxy = false)\n",
+            StatusCode::NOT_FOUND,
+            "the image proxy is off ([server] image_proxy = false)",
         ),
         Some(images) => match images.proxy.serve(&token).await {
             Ok(image) => {
@@ -137,18 +139,11 @@ pub(super) async fn image(
             }
             Err(e) => {
                 tracing::debug!("image proxy: {e}");
-                plain(e.status(), &format!("{e}\n"))
+                let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+                plain(status, &e.to_string())
             }
         },
     };
     state.metrics.record(Route::Image, started);
     response
-}
-
-fn plain(status: u16, body: &str) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(status)
-        .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY);
-    HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(body.to_string())
 }

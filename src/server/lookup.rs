@@ -17,6 +17,8 @@ pub struct SectionLookup {
     sections: Vec<(String, String, std::time::Duration)>,
     /// The folded `source/section` key of each entry of `sections`: what the store indexes.
     folded_keys: Vec<String>,
+    /// Whether any section stores full text (feeds then read it with their items).
+    pub(super) any_full_text: bool,
 }
 
 impl SectionLookup {
@@ -28,6 +30,7 @@ impl SectionLookup {
             by_key: std::collections::HashMap::new(),
             sections: Vec::new(),
             folded_keys: Vec::new(),
+            any_full_text: config.sections().any(|(_, section)| section.full_text),
         };
         for (i, (source, section)) in config.sections().enumerate() {
             let key = section.key(source);

@@ -174,13 +174,15 @@ impl Store {
     }
 
     /// Records a failed attempt to fetch the item's text: one more attempt, `error` as the last
-    /// error, and no new attempt before `next_attempt`. Returns the new state, or `None` when no
-    /// such item exists or its text is already stored (nothing is recorded then).
+    /// error, and no new attempt before `next_attempt(attempts)` (called with the count that
+    /// includes this one, so the caller's backoff needs no read of its own). Returns the new
+    /// state, or `None` when no such item exists or its text is already stored (nothing is
+    /// recorded then).
     pub fn record_text_failure(
         &self,
         id: &str,
         error: &str,
-        next_attempt: DateTime<Utc>,
+        next_attempt: impl FnOnce(u32) -> DateTime<Utc>,
     ) -> Result<Option<TextFetchState>, StoreError> {
         let Some(key) = unhex(id) else {
             return Ok(None);
@@ -193,8 +195,10 @@ impl Store {
             Some(bytes) => decode_text_state(&bytes).map_or(0, |s| s.attempts),
             None => 0,
         };
+        let attempts = attempts.saturating_add(1);
+        let next_attempt = next_attempt(attempts);
         let state = TextFetchState {
-            attempts: attempts.saturating_add(1),
+            attempts,
             next_attempt,
             last_error: error.to_string(),
         };

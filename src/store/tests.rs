@@ -919,12 +919,12 @@ fn full_text_is_stored_compressed_read_back_and_counted() {
 
     // Failures count attempts; a failed item is not due before its next attempt.
     let first = store
-        .record_text_failure(&ids[1], "timeout", t(8))
+        .record_text_failure(&ids[1], "timeout", |_| t(8))
         .unwrap()
         .unwrap();
     assert_eq!((first.attempts, first.last_error.as_str()), (1, "timeout"));
     let second = store
-        .record_text_failure(&ids[1], "http 503", t(10))
+        .record_text_failure(&ids[1], "http 503", |_| t(10))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -937,7 +937,10 @@ fn full_text_is_stored_compressed_read_back_and_counted() {
     );
     assert_eq!(store.text_state(&ids[1]).unwrap(), Some(second));
     // A story with text records no failure.
-    assert_eq!(store.record_text_failure(&ids[0], "x", t(8)).unwrap(), None);
+    assert_eq!(
+        store.record_text_failure(&ids[0], "x", |_| t(8)).unwrap(),
+        None
+    );
     assert_eq!(
         store.text_counts(),
         TextCounts {
@@ -990,7 +993,7 @@ fn retention_deletes_text_with_the_item_and_verify_reports_orphans() {
         .ids;
     assert!(store.put_text(&ids[0], "<p>old</p>").unwrap());
     assert!(store
-        .record_text_failure(&ids[1], "dns", t(3))
+        .record_text_failure(&ids[1], "dns", |_| t(3))
         .unwrap()
         .is_some());
     let mut retention = Retention::default();

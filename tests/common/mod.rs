@@ -213,3 +213,31 @@ pub fn closed_port() -> u16 {
     drop(listener);
     port
 }
+
+/// (source id, section id, corpus page) for every section of a `feeds.toml` text with a
+/// `# corpus:` comment above it (the shipped config names the saved page each section was
+/// designed from).
+pub fn corpus_pages(text: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let (mut source, mut corpus, mut in_section) = (String::new(), None::<String>, false);
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("[[source]]") {
+            in_section = false;
+        } else if line.starts_with("[[source.section]]") {
+            in_section = true;
+        } else if let Some(rest) = line.strip_prefix("# corpus:") {
+            corpus = Some(rest.trim().to_string());
+        } else if let Some(rest) = line.strip_prefix("id = \"") {
+            let id = rest.split('"').next().unwrap_or_default().to_string();
+            if in_section {
+                if let Some(page) = corpus.take() {
+                    out.push((source.clone(), id, page));
+                }
+            } else {
+                source = id;
+            }
+        }
+    }
+    out
+}

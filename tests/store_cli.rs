@@ -151,7 +151,7 @@ fn stats_counts_items_per_source_and_section() {
         "section b/z: 1 items",
         "tombstones: 1",
         "aliases: 1",
-        "schema: headwire-store/5",
+        "schema: headwire-store/6",
         "texts stored: 0",
         "texts pending: 3",
         "texts failed: 0",
@@ -212,7 +212,7 @@ fn another_layout_version_is_refused_by_every_command() {
         assert_eq!(code, 1, "{args:?}: {stdout}");
         assert!(
             stderr.contains("has layout `headwire-store/9`")
-                && stderr.contains("reads `headwire-store/5`")
+                && stderr.contains("reads `headwire-store/6`")
                 && stderr.contains("move the directory aside"),
             "{args:?}: {stderr}"
         );

@@ -5,7 +5,8 @@
 //! item, and have lifted every tombstone — whichever step the kill interrupted.
 //!
 //! The 4 → 5 upgrade (JSON item records rewritten as binary ones) gets the same treatment, and
-//! after every kill each item must read back exactly as before the upgrade.
+//! after every kill each item must read back exactly as before the upgrade; so does the 5 → 6
+//! upgrade (records moved from the id-keyed `items` tree into per-section `stories` clusters).
 //!
 //! The child is this test binary re-executed with `HEADWIRE_UPGRADE_CHILD` set to the store path
 //! and the test's name.
@@ -197,11 +198,18 @@ fn a_kill_at_any_moment_of_the_upgrade_leaves_a_store_that_finishes_it() {
 }
 
 const V4_TEST_NAME: &str = "a_kill_during_the_binary_record_upgrade_leaves_every_item_readable";
+const V5_TEST_NAME: &str = "a_kill_during_the_clustering_upgrade_leaves_every_item_readable";
 const V4_STORIES: usize = 12_000;
 
 /// Builds a layout-4 store (JSON item records) and returns every item as it reads before the
 /// upgrade, newest first.
 fn build_v4_store(path: &Path) -> Vec<headwire::store::Item> {
+    build_old_store(path, false)
+}
+
+/// Builds a layout-5 (`to_v5`) or layout-4 store and returns every item as it reads before the
+/// upgrade, newest first.
+fn build_old_store(path: &Path, to_v5: bool) -> Vec<headwire::store::Item> {
     let store = Store::open(path).unwrap();
     let stories: Vec<Observed> = (0..V4_STORIES)
         .map(|i| {
@@ -238,7 +246,11 @@ fn build_v4_store(path: &Path) -> Vec<headwire::store::Item> {
         )
         .unwrap();
     assert_eq!(all.len(), V4_STORIES);
-    assert_eq!(store.debug_downgrade_to_v4().unwrap(), V4_STORIES);
+    if to_v5 {
+        assert_eq!(store.debug_downgrade_to_v5().unwrap(), V4_STORIES);
+    } else {
+        assert_eq!(store.debug_downgrade_to_v4().unwrap(), V4_STORIES);
+    }
     all
 }
 
@@ -315,6 +327,60 @@ fn a_kill_during_the_binary_record_upgrade_leaves_every_item_readable() {
             &format!("kill {kill} at {at:?} of {span:?}"),
         );
     }
+}
+
+#[test]
+fn a_kill_during_the_clustering_upgrade_leaves_every_item_readable() {
+    if let Ok(path) = std::env::var(CHILD_ENV) {
+        drop(Store::open(Path::new(&path)).unwrap());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("v5");
+    let before = build_old_store(&fixture, true);
+    assert_eq!(
+        reopen_raw_layout(&fixture).as_deref(),
+        Some("headwire-store/5")
+    );
+    assert_eq!(unmoved_records(&fixture), V4_STORIES);
+    let whole = dir.path().join("whole");
+    copy_dir(&fixture, &whole);
+    let started = Instant::now();
+    let status = spawn_child(&whole, V5_TEST_NAME).wait().unwrap();
+    let span = started.elapsed();
+    assert!(status.success(), "the upgrade itself succeeds");
+    assert_eq!(unmoved_records(&whole), 0, "every record left `items`");
+    assert_v5(&reopen(&whole), &before, "uninterrupted");
+    let mut interrupted = 0;
+    for kill in 0..KILLS {
+        let path = dir.path().join(format!("kill{kill}"));
+        copy_dir(&fixture, &path);
+        let mut child = spawn_child(&path, V5_TEST_NAME);
+        let at = span.mul_f64((kill as f64 + 0.5) / KILLS as f64 * 1.1);
+        std::thread::sleep(at);
+        let _ = child.kill();
+        let _ = child.wait();
+        let left = unmoved_records(&path);
+        if left > 0 && left < V4_STORIES {
+            interrupted += 1;
+        }
+        eprintln!(
+            "kill {kill} at {at:?} of {span:?}: layout {:?}, {left} records not moved yet",
+            reopen_raw_layout(&path)
+        );
+        assert_v5(
+            &reopen(&path),
+            &before,
+            &format!("kill {kill} at {at:?} of {span:?}"),
+        );
+    }
+    eprintln!("{interrupted} of {KILLS} kills landed mid-upgrade");
+}
+
+/// Item records still in layout 5's id-keyed `items` tree (read with sled directly).
+fn unmoved_records(path: &Path) -> usize {
+    let db = sled::open(path).unwrap();
+    db.open_tree("items").unwrap().len()
 }
 
 /// The layout a killed child left and how many item records are still JSON.

@@ -7,6 +7,9 @@ use super::*;
 pub(super) struct ItemWrite {
     pub(super) id: [u8; 16],
     pub(super) item: Item,
+    /// The item's home prefix ([`home_prefix`]): its `stories` cluster, the value of its
+    /// index entries.
+    pub(super) home: [u8; 8],
     pub(super) new_index_keys: Vec<(TreeId, Vec<u8>)>,
     /// Set for a new item: its `titles` entry.
     pub(super) title_entry: Option<Vec<u8>>,
@@ -181,18 +184,28 @@ impl Store {
         }
         for write in &plan.writes {
             m.touch_item(&write.item);
-            m.put(TreeId::Items, write.id.to_vec(), encode_item(&write.item));
+            let published = write.item.published;
+            m.put(
+                TreeId::Stories,
+                story_key(write.home, published, &write.id),
+                encode_item(&write.item),
+            );
             for (tree, key) in &write.new_index_keys {
-                m.put(*tree, key.clone(), Vec::new());
+                m.put(*tree, key.clone(), write.home.to_vec());
             }
             if let Some(text) = &write.search_text {
                 m.put(
                     TreeId::ByTime,
-                    index_key(None, write.item.published, &write.id),
-                    text.as_bytes().to_vec(),
+                    index_key(None, published, &write.id),
+                    by_time_value(write.home, text),
                 );
             }
             if let Some(entry) = &write.title_entry {
+                m.put(
+                    TreeId::Locations,
+                    write.id.to_vec(),
+                    location_value(write.home, published),
+                );
                 m.put(
                     TreeId::Titles,
                     entry.clone(),
@@ -295,26 +308,27 @@ impl Store {
         Ok(TitleMatch::None)
     }
 
+    /// The display labels and folded label keys an observation in `ctx` carries, and the home
+    /// prefix of a story first seen there ([`home_prefix_of`] of the section key).
     pub(super) fn label_keys_for(
         obs: &Observed,
         ctx: &BatchContext<'_>,
-    ) -> (Vec<String>, Vec<String>) {
+    ) -> (Vec<String>, Vec<String>, [u8; 8]) {
         let mut labels = vec![ctx.section_name.to_string()];
         for label in &obs.page_labels {
             if !labels.contains(label) {
                 labels.push(label.clone());
             }
         }
+        let section = fold_label(ctx.section_key);
+        let home = prefix8(&section);
         let mut keys: Vec<String> = Vec::new();
-        for text in
-            std::iter::once(ctx.section_key).chain(obs.page_labels.iter().map(String::as_str))
-        {
-            let key = fold_label(text);
+        for key in std::iter::once(section).chain(obs.page_labels.iter().map(|l| fold_label(l))) {
             if !key.is_empty() && !keys.contains(&key) {
                 keys.push(key);
             }
         }
-        (labels, keys)
+        (labels, keys, home)
     }
 
     pub(super) fn plan_new(
@@ -329,22 +343,21 @@ impl Store {
             .published
             .filter(|t| published_is_believable(*t, ctx.now))
             .unwrap_or(ctx.now);
-        let (labels, label_keys) = Self::label_keys_for(obs, ctx);
-        let mut new_index_keys = vec![
-            (TreeId::ByTime, index_key(None, published, &id)),
-            (
-                TreeId::BySource,
-                index_key(Some(prefix8(ctx.source_id)), published, &id),
-            ),
-        ];
+        let (labels, label_keys, home) = Self::label_keys_for(obs, ctx);
+        // `by_time` is written with the search text; the home label's feed reads `stories`.
+        let mut new_index_keys = vec![(
+            TreeId::BySource,
+            index_key(Some(prefix8(ctx.source_id)), published, &id),
+        )];
         for key in &label_keys {
-            new_index_keys.push((
-                TreeId::ByLabel,
-                index_key(Some(prefix8(key)), published, &id),
-            ));
+            let prefix = prefix8(key);
+            if prefix != home {
+                new_index_keys.push((TreeId::ByLabel, index_key(Some(prefix), published, &id)));
+            }
         }
         ItemWrite {
             id,
+            home,
             item: Item {
                 id: hex(&id),
                 identity: obs.identity.clone(),
@@ -417,7 +430,12 @@ impl Store {
             item.sections.push(ctx.section_key.to_string());
             changed = true;
         }
-        let (labels, keys) = Self::label_keys_for(obs, ctx);
+        let (labels, keys, here) = Self::label_keys_for(obs, ctx);
+        let home = if item.sections.first().map(String::as_str) == Some(ctx.section_key) {
+            here
+        } else {
+            home_prefix(&item)
+        };
         for label in labels {
             if !item.labels.contains(&label) {
                 item.labels.push(label);
@@ -426,10 +444,13 @@ impl Store {
         }
         for key in keys {
             if !item.has_label_key(&key) {
-                new_index_keys.push((
-                    TreeId::ByLabel,
-                    index_key(Some(prefix8(&key)), item.published, &id),
-                ));
+                let prefix = prefix8(&key);
+                if prefix != home {
+                    new_index_keys.push((
+                        TreeId::ByLabel,
+                        index_key(Some(prefix), item.published, &id),
+                    ));
+                }
                 item.label_keys.push(key);
                 changed = true;
             }
@@ -441,6 +462,7 @@ impl Store {
         let search_text = text_changed.then(|| search_text(&item.title, item.summary.as_deref()));
         Some(ItemWrite {
             id,
+            home,
             item,
             new_index_keys,
             title_entry: None,
@@ -474,11 +496,14 @@ impl Store {
             &self.meta,
             &self.content,
             &self.text_state,
+            &self.stories,
+            &self.locations,
         )
             .transaction(|t| {
                 // Indexed by `TreeId`, in the order of the tuple above.
                 let trees = [
                     &t.0, &t.1, &t.2, &t.3, &t.4, &t.5, &t.6, &t.7, &t.8, &t.9, &t.10, &t.11,
+                    &t.12, &t.13,
                 ];
                 let meta = &t.9;
                 // Index counters move by what actually changed (an insert over an existing

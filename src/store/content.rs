@@ -188,7 +188,7 @@ impl Store {
             return Ok(None);
         };
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if !self.items.contains_key(key)? || self.content.contains_key(key)? {
+        if !self.locations.contains_key(key)? || self.content.contains_key(key)? {
             return Ok(None);
         }
         let attempts = match self.text_state.get(key)? {
@@ -233,19 +233,11 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let prefix = prefix8(&fold_label(section_key));
         let mut out = Vec::new();
-        for key in self
-            .by_label
-            .scan_prefix(prefix)
-            .keys()
-            .take(TEXT_SCAN_ITEMS)
-        {
+        for id in self.label_ids(prefix).take(TEXT_SCAN_ITEMS) {
             if out.len() >= limit {
                 break;
             }
-            let key = key?;
-            let Some(id) = id16(key.get(16..32)) else {
-                continue;
-            };
+            let id = id?;
             if self.content.contains_key(id)? {
                 continue;
             }

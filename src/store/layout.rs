@@ -4,7 +4,10 @@
 use super::*;
 
 /// The layout version this code reads and writes.
-pub const SCHEMA_VERSION: &str = "headwire-store/5";
+pub const SCHEMA_VERSION: &str = "headwire-store/6";
+/// The layout whose `items` tree was keyed by id (records scattered over the whole tree),
+/// migrated in place on open into the clustered `stories` tree.
+pub(super) const SCHEMA_V5: &str = "headwire-store/5";
 /// The layout with JSON item records, migrated in place on open.
 pub(super) const SCHEMA_V4: &str = "headwire-store/4";
 /// The layout before retention counted age from first-seen.
@@ -97,8 +100,73 @@ pub(super) fn index_key(
     key
 }
 
-/// Every index entry that points at `item` (by time, by each source, by each label key).
+/// The cluster an item's record lives in: the 8-byte hash of its home label key, the folded
+/// key of the section that first saw it (`sections[0]`, which never changes). A feed of that
+/// section reads its records in one prefix scan of `stories`.
+pub(super) fn home_prefix(item: &Item) -> [u8; 8] {
+    home_prefix_of(item.sections.first().map_or("", String::as_str))
+}
+
+/// [`home_prefix`] for a story first seen under `section_key`.
+pub(super) fn home_prefix_of(section_key: &str) -> [u8; 8] {
+    prefix8(&fold_label(section_key))
+}
+
+/// The `stories` key of an item: home prefix + inverted published time + id.
+pub(super) fn story_key(home: [u8; 8], published: DateTime<Utc>, id: &[u8; 16]) -> Vec<u8> {
+    index_key(Some(home), published, id)
+}
+
+/// The `locations` value of an item: home prefix + inverted published time (16 bytes), the
+/// first half of its `stories` key.
+pub(super) fn location_value(home: [u8; 8], published: DateTime<Utc>) -> Vec<u8> {
+    let mut value = home.to_vec();
+    value.extend_from_slice(&inverted_time(published));
+    value
+}
+
+/// The `stories` key a `locations` value names for `id`; `None` when the value is not 16 bytes.
+pub(super) fn story_key_at(location: &[u8], id: &[u8; 16]) -> Option<Vec<u8>> {
+    if location.len() != 16 {
+        return None;
+    }
+    let mut key = location.to_vec();
+    key.extend_from_slice(id);
+    Some(key)
+}
+
+/// A `by_time` value: the item's home prefix, then its folded search text.
+pub(super) fn by_time_value(home: [u8; 8], search_text: &str) -> Vec<u8> {
+    let mut value = Vec::with_capacity(8 + search_text.len());
+    value.extend_from_slice(&home);
+    value.extend_from_slice(search_text.as_bytes());
+    value
+}
+
+/// Every index entry that points at `item` (by time, by each source, by each label key other
+/// than its home, whose feed reads `stories` directly); each entry's value starts with the home
+/// prefix, so a scan finds the record without a `locations` read.
 pub(super) fn index_entries(item: &Item, id: &[u8; 16]) -> Vec<(TreeId, Vec<u8>)> {
+    let home = home_prefix(item);
+    let mut entries = vec![(TreeId::ByTime, index_key(None, item.published, id))];
+    for source in &item.sources {
+        entries.push((
+            TreeId::BySource,
+            index_key(Some(prefix8(source)), item.published, id),
+        ));
+    }
+    for key in &item.label_keys {
+        let prefix = prefix8(key);
+        if prefix != home {
+            entries.push((TreeId::ByLabel, index_key(Some(prefix), item.published, id)));
+        }
+    }
+    entries
+}
+
+/// The index entries layouts 1–5 kept for `item` (every label key, empty values), for the
+/// upgrades that still run on those layouts.
+pub(super) fn legacy_index_entries(item: &Item, id: &[u8; 16]) -> Vec<(TreeId, Vec<u8>)> {
     let mut entries = vec![(TreeId::ByTime, index_key(None, item.published, id))];
     for source in &item.sources {
         entries.push((
@@ -155,7 +223,8 @@ pub(super) fn expiry_key(expires: DateTime<Utc>, id: &[u8; 16]) -> Vec<u8> {
 /// trees without counters.
 pub(super) fn count_key(tree: TreeId, prefix: &[u8]) -> Option<Vec<u8>> {
     let tag = match tree {
-        TreeId::ByLabel => b'l',
+        // A label's count covers its home stories and the items indexed under it elsewhere.
+        TreeId::ByLabel | TreeId::Stories => b'l',
         TreeId::BySource => b's',
         // One counter for the whole tree: stories with text, stories with a failed fetch.
         TreeId::Content => return Some(TEXT_COUNT_KEY.to_vec()),
@@ -199,6 +268,7 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// The trees a transaction writes, in the order [`Store::commit`] opens them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum TreeId {
+    /// Layouts 1–5's id-keyed records (only the upgrades write it).
     Items,
     ByTime,
     ByLabel,
@@ -211,6 +281,8 @@ pub(super) enum TreeId {
     Meta,
     Content,
     TextState,
+    Stories,
+    Locations,
 }
 
 impl TreeId {
@@ -229,6 +301,8 @@ impl TreeId {
             TreeId::Meta => "meta",
             TreeId::Content => "content",
             TreeId::TextState => "text_state",
+            TreeId::Stories => "stories",
+            TreeId::Locations => "locations",
         }
     }
 }
@@ -250,7 +324,7 @@ pub(super) type FeedKey = (u8, [u8; 8]);
 /// The feed key of an index entry (`by_label` / `by_source` key), if it is one.
 pub(super) fn feed_key_of(tree: TreeId, key: &[u8]) -> Option<FeedKey> {
     let tag = match tree {
-        TreeId::ByLabel => b'l',
+        TreeId::ByLabel | TreeId::Stories => b'l',
         TreeId::BySource => b's',
         _ => return None,
     };

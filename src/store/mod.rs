@@ -1,23 +1,27 @@
 //! The sled store: one item per story, a history that outlives the page, and indexes that keep
 //! every filtered feed a short prefix scan.
 //!
-//! This is the only module that touches sled. Layout `headwire-store/5`. Trees:
-//! - `items`: item id (16 bytes) → the item's binary record (`record.rs` gives the grammar:
-//!   version byte `0x01`, a flag varint, times as zigzag varint milliseconds relative to
-//!   first-seen, strings and lists varint-length-prefixed). Not stored but derived on decode,
-//!   so every [`Item`] field is still filled: the hex id (the key), the identity's tail shared
-//!   with the link, and each label key that is a section key or label verbatim or its
-//!   [`fold_label`] (a one-varint reference). About 40% of the JSON record's size. Layout 4
-//!   stored JSON (first byte `{`); the 4 → 5 upgrade rewrites records in place, 256 per
-//!   transaction, and the decoder reads both encodings while it runs
-//! - `by_time`: inverted published time (8 bytes, big-endian) + id → the story's folded search
-//!   text ([`crate::normalize::search::search_text`], written with the item, and by
-//!   the 4 → 5 upgrade for items stored before it was kept), so `?q=` reads it without decoding
-//!   or folding items
-//! - `by_label`: hash(folded label) + inverted time + id → () — `source/section` keys and page
-//!   labels. Section ids and names are not indexed: the server resolves them to section keys
-//!   through the config, which saves two keys per item (sled's memory follows the key count)
-//! - `by_source`: hash(source id) + inverted time + id → ()
+//! This is the only module that touches sled. Layout `headwire-store/6`. Trees:
+//! - `stories`: home prefix (8 bytes: hash of the folded key of the section that first saw the
+//!   story, [`home_prefix`]) + inverted published time (8 bytes, big-endian) + item id (16
+//!   bytes) → the item's binary record (`record.rs` gives the grammar: version byte `0x01`, a
+//!   flag varint, times as zigzag varint milliseconds relative to first-seen, strings and lists
+//!   varint-length-prefixed; the hex id, the identity's tail shared with the link and label keys
+//!   equal to a section key or label are derived on decode). Items are clustered by section
+//!   and time: a section's feed is one prefix scan over adjacent leaves, records included.
+//!   Layouts 1–5 kept records in `items` (id → record, scattered over the whole tree); the
+//!   5 → 6 upgrade moves them, 256 per transaction
+//! - `locations`: item id → home prefix + inverted published time (16 bytes), the first half of
+//!   its `stories` key (lookups by id: identity resolution, `/item`, full text)
+//! - `by_time`: inverted published time + id → home prefix + the story's folded search text
+//!   ([`crate::normalize::search::search_text`], written with the item), so `?q=` reads it
+//!   without decoding or folding items, and the merged feed finds each record without a
+//!   `locations` read
+//! - `by_label`: hash(folded label) + inverted time + id → home prefix — page labels and the
+//!   `source/section` keys of sections that saw the story after its home section (the home
+//!   section's feed reads `stories`). Section ids and names are not indexed: the server
+//!   resolves them to section keys through the config
+//! - `by_source`: hash(source id) + inverted time + id → home prefix
 //! - `titles`: hash(folded title) + id → published millis. The id is a stored item or, after
 //!   retention deleted it, a tombstone (so a deleted story's title still blocks its return)
 //! - `aliases`: id of an identity merged into another item by title → that item's id
@@ -27,7 +31,8 @@
 //! - `status`: `source/section` → [`SectionStatus`] (JSON)
 //! - `meta`: schema version, item count, last change, `source/<id>` for every source that
 //!   has ever owned an item (so a sweep also reaches sources removed from the config), and
-//!   `count/l|s` + 8-byte prefix → number of `by_label` / `by_source` entries under that prefix
+//!   `count/l|s` + 8-byte prefix → number of items under that label (its `stories` cluster plus
+//!   its `by_label` entries) / `by_source` entries under that prefix
 //!   (so the index page and `/api/status` never scan an index), and `listed/` + `source/section`
 //!   → the ids that section's latest successful poll listed (16 bytes each), `count/text` and
 //!   `count/fail` (entries of `content` / `text_state`), and `secret/<name>` → 32 random bytes
@@ -315,7 +320,10 @@ pub enum StoreError {
 pub struct Store {
     db: sled::Db,
     path: String,
+    /// Layouts 1–5's id-keyed records: empty once the store is at layout 6 (upgrades only).
     items: sled::Tree,
+    stories: sled::Tree,
+    locations: sled::Tree,
     by_time: sled::Tree,
     by_label: sled::Tree,
     by_source: sled::Tree,
@@ -405,8 +413,11 @@ impl Store {
         // an interrupted upgrade resumes from the step it was in.
         let mut upgrade_from_v3 = false;
         let mut upgrade_from_v4 = false;
+        let mut upgrade_from_v5 = false;
+        let stories = db.open_tree("stories")?;
         match meta.get(SCHEMA_KEY)? {
             Some(found) if found.as_ref() == SCHEMA_VERSION.as_bytes() => {}
+            Some(found) if found.as_ref() == SCHEMA_V5.as_bytes() => upgrade_from_v5 = true,
             Some(found) if found.as_ref() == SCHEMA_V4.as_bytes() => upgrade_from_v4 = true,
             Some(found) if found.as_ref() == SCHEMA_V3.as_bytes() => upgrade_from_v3 = true,
             Some(found) if found.as_ref() == SCHEMA_V2.as_bytes() => {
@@ -425,7 +436,7 @@ impl Store {
                     expected: SCHEMA_VERSION.to_string(),
                 })
             }
-            None if items.is_empty() => {
+            None if items.is_empty() && stories.is_empty() => {
                 meta.insert(ITEM_COUNT_KEY, &0u64.to_be_bytes()[..])?;
                 meta.insert(SCHEMA_KEY, SCHEMA_VERSION.as_bytes())?;
             }
@@ -439,6 +450,8 @@ impl Store {
         }
         let store = Store {
             items,
+            stories,
+            locations: db.open_tree("locations")?,
             by_time: db.open_tree("by_time")?,
             by_label,
             by_source,
@@ -465,6 +478,10 @@ impl Store {
         }
         if upgrade_from_v4 {
             store.migrate_v4()?;
+            upgrade_from_v5 = true;
+        }
+        if upgrade_from_v5 {
+            store.migrate_v5()?;
         }
         Ok(store)
     }
@@ -512,8 +529,8 @@ impl Store {
     /// Number of stored items (a counter kept in the same transactions as the items).
     pub fn len(&self) -> usize {
         match self.meta.get(ITEM_COUNT_KEY) {
-            Ok(Some(raw)) => decode_u64(&raw).map_or_else(|| self.items.len(), |n| n as usize),
-            _ => self.items.len(),
+            Ok(Some(raw)) => decode_u64(&raw).map_or_else(|| self.locations.len(), |n| n as usize),
+            _ => self.locations.len(),
         }
     }
 
@@ -540,8 +557,15 @@ impl Store {
     }
 
     fn load(&self, id: &[u8; 16]) -> Result<Option<Item>, StoreError> {
-        self.items
-            .get(id)?
+        let Some(location) = self.locations.get(id)? else {
+            return Ok(None);
+        };
+        let key = story_key_at(&location, id).ok_or_else(|| StoreError::Corrupt {
+            tree: "locations",
+            message: format!("entry {} is not 16 bytes", hex(id)),
+        })?;
+        self.stories
+            .get(key)?
             .map(|bytes| decode_item(id, &bytes))
             .transpose()
     }
@@ -612,9 +636,9 @@ impl Store {
         let _shared = self.commit_lock.read().unwrap_or_else(|e| e.into_inner());
         let mut by_source = BTreeSetCounts::new();
         let mut by_section = BTreeSetCounts::new();
-        for entry in self.items.iter() {
+        for entry in self.stories.iter() {
             let (key, bytes) = entry?;
-            let item = decode_item(&id_of(&key), &bytes)?;
+            let item = decode_item(&id_of(key.get(16..).unwrap_or_default()), &bytes)?;
             for s in &item.sources {
                 *by_source.entry(s.clone()).or_default() += 1;
             }
@@ -642,19 +666,35 @@ impl Store {
             return Ok(false);
         };
         let mut m = Mutations::default();
+        let home = home_prefix(&item);
         for (tree, entry) in index_entries(&item, &key) {
             m.del(tree, entry);
         }
+        m.del(TreeId::Stories, story_key(home, item.published, &key));
         item.published = published;
         for (tree, entry) in index_entries(&item, &key) {
-            m.put(tree, entry, Vec::new());
+            m.put(tree, entry, home.to_vec());
         }
+        m.put(
+            TreeId::ByTime,
+            index_key(None, published, &key),
+            by_time_value(home, &search_text(&item.title, item.summary.as_deref())),
+        );
         m.put(
             TreeId::Titles,
             title_entry(&item.title_key, &key),
             published.timestamp_millis().to_be_bytes().to_vec(),
         );
-        m.put(TreeId::Items, key.to_vec(), encode_item(&item));
+        m.put(
+            TreeId::Stories,
+            story_key(home, published, &key),
+            encode_item(&item),
+        );
+        m.put(
+            TreeId::Locations,
+            key.to_vec(),
+            location_value(home, published),
+        );
         self.commit(&m, published, false)?;
         Ok(true)
     }
@@ -663,6 +703,11 @@ impl Store {
     /// `headwire-store/3`), so the next open runs that version's upgrade.
     #[doc(hidden)]
     pub fn debug_set_layout(&self, version: &str) -> Result<(), StoreError> {
+        if version != SCHEMA_VERSION {
+            // Layouts before 6 keep their records in `items`.
+            let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            self.to_layout_v5()?;
+        }
         self.meta.insert(SCHEMA_KEY, version.as_bytes())?;
         self.db.flush()?;
         Ok(())
@@ -674,6 +719,7 @@ impl Store {
     #[doc(hidden)]
     pub fn debug_downgrade_to_v4(&self) -> Result<usize, StoreError> {
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.to_layout_v5()?;
         let mut rewritten = 0;
         for entry in self.items.iter() {
             let (key, bytes) = entry?;
@@ -684,6 +730,15 @@ impl Store {
         self.meta.insert(SCHEMA_KEY, SCHEMA_V4.as_bytes())?;
         self.db.flush()?;
         Ok(rewritten)
+    }
+
+    /// Test support for upgrade tests: puts every item back into layout 5 (id-keyed `items`,
+    /// index values without the home prefix) and marks the store `headwire-store/5`, so the
+    /// next open runs the 5 → 6 upgrade. Returns the number of items moved.
+    #[doc(hidden)]
+    pub fn debug_downgrade_to_v5(&self) -> Result<usize, StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.to_layout_v5()
     }
 
     /// Tombstones held (for `store stats` and upgrade tests).

@@ -236,7 +236,11 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        m.del(TreeId::Items, id.to_vec());
+        m.del(
+            TreeId::Stories,
+            story_key(home_prefix(item), item.published, id),
+        );
+        m.del(TreeId::Locations, id.to_vec());
         m.del(TreeId::Content, id.to_vec());
         m.del(TreeId::TextState, id.to_vec());
         m.item_delta -= 1;

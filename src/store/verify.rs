@@ -30,34 +30,55 @@ impl Store {
     pub fn verify(&self) -> Result<Vec<String>, StoreError> {
         let _shared = self.commit_lock.read().unwrap_or_else(|e| e.into_inner());
         let mut problems = Vec::new();
-        let mut expected: BTreeSet<(usize, Vec<u8>)> = BTreeSet::new();
-        let mut search_texts: HashMap<Vec<u8>, String> = HashMap::new();
+        let mut expected: BTreeMap<(usize, Vec<u8>), [u8; 8]> = BTreeMap::new();
+        let mut search_texts: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         let mut titles_expected: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut item_ids: HashSet<[u8; 16]> = HashSet::new();
         let mut item_sources: BTreeSet<String> = BTreeSet::new();
         let mut identities: HashMap<String, [u8; 16]> = HashMap::new();
-        // Mid-upgrade (layout 4 recorded) JSON records are expected; once at layout 5, none.
-        let upgraded = self.meta.get(SCHEMA_KEY)?.as_deref() == Some(SCHEMA_VERSION.as_bytes());
-        for entry in self.items.iter() {
+        // Every record has moved into `stories` by the time the store opens at layout 6.
+        for key in self.items.iter().keys() {
+            problems.push(format!(
+                "items: record {} was not moved into `stories` (it does not decode)",
+                hex(&key?)
+            ));
+        }
+        let mut locations_expected: BTreeMap<[u8; 16], Vec<u8>> = BTreeMap::new();
+        let mut counted: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        for entry in self.stories.iter() {
             let (key, bytes) = entry?;
-            if upgraded && is_legacy_record(&bytes) {
+            if is_legacy_record(&bytes) {
                 problems.push(format!(
-                    "item {}: still in layout 4's JSON encoding",
+                    "story {}: still in layout 4's JSON encoding",
                     hex(&key)
                 ));
             }
-            let item = match decode_item(&id_of(&key), &bytes) {
+            let Some(id) = id16(key.get(16..)) else {
+                problems.push(format!("stories: key {} is not 32 bytes", hex(&key)));
+                continue;
+            };
+            let item = match decode_item(&id, &bytes) {
                 Ok(item) => item,
                 Err(e) => {
-                    problems.push(format!("item {}: {e}", hex(&key)));
+                    problems.push(format!("item {}: {e}", hex(&id)));
                     continue;
                 }
             };
-            let Some(id) = id16(Some(key.as_ref())) else {
-                problems.push(format!("item key {} is not 16 bytes", hex(&key)));
-                continue;
-            };
-            item_ids.insert(id);
+            if let Some(counter) = count_key(TreeId::Stories, &key) {
+                *counted.entry(counter).or_default() += 1;
+            }
+            let home = home_prefix(&item);
+            if key.as_ref() != story_key(home, item.published, &id).as_slice() {
+                problems.push(format!(
+                    "stories: item {} is filed under {}, not under its home section and time",
+                    hex(&id),
+                    hex(&key)
+                ));
+            }
+            if !item_ids.insert(id) {
+                problems.push(format!("stories: item {} is stored twice", hex(&id)));
+            }
+            locations_expected.insert(id, location_value(home, item.published));
             if item.id != hex(&id) {
                 problems.push(format!("item {} records id {}", hex(&id), item.id));
             }
@@ -84,30 +105,46 @@ impl Store {
                     item.first_seen
                 ));
             }
-            expected.insert((0, index_key(None, item.published, &id)));
             search_texts.insert(
                 index_key(None, item.published, &id),
-                search_text(&item.title, item.summary.as_deref()),
+                by_time_value(home, &search_text(&item.title, item.summary.as_deref())),
             );
-            for l in &item.label_keys {
-                expected.insert((1, index_key(Some(prefix8(l)), item.published, &id)));
+            for (tree, index) in index_entries(&item, &id) {
+                let n = match tree {
+                    TreeId::ByTime => 0,
+                    TreeId::ByLabel => 1,
+                    _ => 2,
+                };
+                expected.insert((n, index), home);
             }
-            for s in &item.sources {
-                expected.insert((2, index_key(Some(prefix8(s)), item.published, &id)));
-                item_sources.insert(s.clone());
-            }
+            item_sources.extend(item.sources.iter().cloned());
             titles_expected.insert(title_entry(&item.title_key, &id));
         }
-        // A `by_time` value is the item's search text, or empty (stored before it was kept).
+        for entry in self.locations.iter() {
+            let (key, value) = entry?;
+            let Some(id) = id16(Some(key.as_ref())) else {
+                problems.push(format!("locations: key {} is not 16 bytes", hex(&key)));
+                continue;
+            };
+            match locations_expected.remove(&id) {
+                Some(location) if location == value.as_ref() => {}
+                Some(_) => problems.push(format!(
+                    "locations: entry {} names another place than its story's",
+                    hex(&id)
+                )),
+                None => problems.push(format!("locations: entry {} names no story", hex(&id))),
+            }
+        }
+        for id in locations_expected.keys() {
+            problems.push(format!("locations: missing entry {}", hex(id)));
+        }
+        // A `by_time` value is the home prefix and the item's search text.
         for entry in self.by_time.iter() {
             let (key, value) = entry?;
-            if value.is_empty() {
-                continue;
-            }
             if let Some(text) = search_texts.get(key.as_ref()) {
-                if value.as_ref() != text.as_bytes() {
+                if value.as_ref() != text.as_slice() {
                     problems.push(format!(
-                        "by_time: entry {} holds a search text that is not its item's",
+                        "by_time: entry {} does not hold its item's home and search text",
                         hex(&key)
                     ));
                 }
@@ -115,26 +152,34 @@ impl Store {
         }
         let names = ["by_time", "by_label", "by_source"];
         let ids = [TreeId::ByTime, TreeId::ByLabel, TreeId::BySource];
-        let mut counted: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         for (n, tree) in [&self.by_time, &self.by_label, &self.by_source]
             .into_iter()
             .enumerate()
         {
             for entry in tree.iter() {
-                let (key, _) = entry?;
+                let (key, value) = entry?;
                 if let Some(counter) = count_key(ids[n], &key) {
                     *counted.entry(counter).or_default() += 1;
                 }
-                if !expected.remove(&(n, key.to_vec())) {
-                    problems.push(format!(
+                match expected.remove(&(n, key.to_vec())) {
+                    Some(home) => {
+                        if n > 0 && value.as_ref() != home.as_slice() {
+                            problems.push(format!(
+                                "{}: entry {} does not name its item's home section",
+                                names[n],
+                                hex(&key)
+                            ));
+                        }
+                    }
+                    None => problems.push(format!(
                         "{}: entry {} points at no matching item",
                         names[n],
                         hex(&key)
-                    ));
+                    )),
                 }
             }
         }
-        for (tree, key) in &expected {
+        for (tree, key) in expected.keys() {
             problems.push(format!(
                 "{}: missing entry {} for a stored item",
                 names[*tree],

@@ -184,7 +184,7 @@ fn verify_exits_non_zero_on_a_damaged_index() {
     }
     let (code, stdout, _) = headwire(&config_path, &["store", "verify"]);
     assert_eq!(code, 1, "{stdout}");
-    assert!(stdout.contains("by_time: missing entry"), "{stdout}");
+    assert!(stdout.contains("time_index: missing entry"), "{stdout}");
     assert!(stdout.trim_end().ends_with("1 problems"), "{stdout}");
 }
 

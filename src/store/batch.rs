@@ -10,7 +10,7 @@ pub(super) struct ItemWrite {
     /// The item's home prefix ([`home_prefix`]): its `stories` cluster, the value of its
     /// index entries.
     pub(super) home: [u8; 8],
-    pub(super) new_index_keys: Vec<(TreeId, Vec<u8>)>,
+    pub(super) new_index_keys: Vec<IndexEntry>,
     /// Set for a new item: its `titles` entry.
     pub(super) title_entry: Option<Vec<u8>>,
     /// Set when the title or summary is new: the folded search text for the `by_time` value.
@@ -190,13 +190,16 @@ impl Store {
                 story_key(write.home, published, &write.id),
                 encode_item(&write.item),
             );
-            for (tree, key) in &write.new_index_keys {
-                m.put(*tree, key.clone(), write.home.to_vec());
+            for entry in &write.new_index_keys {
+                m.index_put(entry.clone(), write.home.to_vec());
             }
             if let Some(text) = &write.search_text {
-                m.put(
-                    TreeId::ByTime,
-                    index_key(None, published, &write.id),
+                m.index_put(
+                    (
+                        TreeId::TimeIndex,
+                        Vec::new(),
+                        suffix_of(published, &write.id),
+                    ),
                     by_time_value(write.home, text),
                 );
             }
@@ -344,15 +347,15 @@ impl Store {
             .filter(|t| published_is_believable(*t, ctx.now))
             .unwrap_or(ctx.now);
         let (labels, label_keys, home) = Self::label_keys_for(obs, ctx);
-        // `by_time` is written with the search text; the home label's feed reads `stories`.
-        let mut new_index_keys = vec![(
-            TreeId::BySource,
-            index_key(Some(prefix8(ctx.source_id)), published, &id),
-        )];
+        // The time index is written with the search text; the home label's feed reads
+        // `stories`.
+        let suffix = suffix_of(published, &id);
+        let mut new_index_keys =
+            vec![(TreeId::SourceIndex, prefix8(ctx.source_id).to_vec(), suffix)];
         for key in &label_keys {
             let prefix = prefix8(key);
             if prefix != home {
-                new_index_keys.push((TreeId::ByLabel, index_key(Some(prefix), published, &id)));
+                new_index_keys.push((TreeId::LabelIndex, prefix.to_vec(), suffix));
             }
         }
         ItemWrite {
@@ -421,8 +424,9 @@ impl Store {
         if !item.sources.iter().any(|s| s == ctx.source_id) {
             item.sources.push(ctx.source_id.to_string());
             new_index_keys.push((
-                TreeId::BySource,
-                index_key(Some(prefix8(ctx.source_id)), item.published, &id),
+                TreeId::SourceIndex,
+                prefix8(ctx.source_id).to_vec(),
+                suffix_of(item.published, &id),
             ));
             changed = true;
         }
@@ -447,8 +451,9 @@ impl Store {
                 let prefix = prefix8(&key);
                 if prefix != home {
                     new_index_keys.push((
-                        TreeId::ByLabel,
-                        index_key(Some(prefix), item.published, &id),
+                        TreeId::LabelIndex,
+                        prefix.to_vec(),
+                        suffix_of(item.published, &id),
                     ));
                 }
                 item.label_keys.push(key);
@@ -471,82 +476,97 @@ impl Store {
     }
 
     /// Applies `m` as one transaction across every tree, with the item count; when `visible`
-    /// (feeds change) also stamps the last change and bumps the generation. Readers in
-    /// [`Store::query`] wait for it.
+    /// (feeds change) also stamps the last change and bumps the generation. Its packed index
+    /// changes are first turned into chunk writes, reading the chunks they land in: the caller
+    /// holds the writer lock, so nothing else writes them in between. Readers in
+    /// [`Store::query`] wait for the transaction.
     pub(super) fn commit(
         &self,
         m: &Mutations,
         now: DateTime<Utc>,
         visible: bool,
     ) -> Result<(), StoreError> {
-        if m.ops.is_empty() && m.item_delta == 0 {
+        if m.ops.is_empty() && m.item_delta == 0 && m.index.is_empty() {
             return Ok(());
         }
+        let mut chunk_ops: Vec<(TreeId, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        // Counters of packed groups move by the entries added and removed, not by keys.
+        let mut group_deltas: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+        for ((tree, group), change) in &m.index {
+            let plan = plan_group(
+                self.tree(*tree),
+                tree.name(),
+                group,
+                change.adds.clone(),
+                change.removes.clone(),
+                chunk_caps(*tree),
+            )?;
+            if let Some(counter) = group_count_key(*tree, group) {
+                let delta = plan.added as i64 - plan.removed as i64;
+                if delta != 0 {
+                    *group_deltas.entry(counter).or_default() += delta;
+                }
+            }
+            chunk_ops.extend(plan.deletes.into_iter().map(|key| (*tree, key, None)));
+            chunk_ops.extend(
+                plan.puts
+                    .into_iter()
+                    .map(|(key, value)| (*tree, key, Some(value))),
+            );
+        }
         let _exclusive = self.commit_lock.write().unwrap_or_else(|e| e.into_inner());
-        let result = (
-            &self.items,
-            &self.by_time,
-            &self.by_label,
-            &self.by_source,
-            &self.titles,
-            &self.aliases,
-            &self.aliases_by_item,
-            &self.tombstones,
-            &self.tomb_expiry,
-            &self.meta,
-            &self.content,
-            &self.text_state,
-            &self.stories,
-            &self.locations,
-        )
-            .transaction(|t| {
-                // Indexed by `TreeId`, in the order of the tuple above.
-                let trees = [
-                    &t.0, &t.1, &t.2, &t.3, &t.4, &t.5, &t.6, &t.7, &t.8, &t.9, &t.10, &t.11,
-                    &t.12, &t.13,
-                ];
-                let meta = &t.9;
-                // Index counters move by what actually changed (an insert over an existing
-                // key or a remove of a missing one counts nothing).
-                let mut count_deltas: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
-                for (tree_id, key, value) in &m.ops {
-                    let tree = trees[*tree_id as usize];
-                    let previous = match value {
-                        Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
-                        None => tree.remove(key.as_slice())?,
-                    };
-                    let delta = match (value, previous) {
-                        (Some(_), None) => 1,
-                        (None, Some(_)) => -1,
-                        _ => continue,
-                    };
-                    if let Some(counter) = count_key(*tree_id, key) {
-                        *count_deltas.entry(counter).or_default() += delta;
-                    }
+        let trees: Vec<&sled::Tree> = TreeId::ALL.iter().map(|id| self.tree(*id)).collect();
+        let result = trees.as_slice().transaction(|t| {
+            // Indexed by `TreeId`, in the order of `TreeId::ALL`.
+            let tree_of = |id: TreeId| {
+                t.get(id as usize)
+                    .ok_or(ConflictableTransactionError::Abort(()))
+            };
+            let meta = tree_of(TreeId::Meta)?;
+            // Index counters move by what actually changed (an insert over an existing
+            // key or a remove of a missing one counts nothing).
+            let mut count_deltas: BTreeMap<Vec<u8>, i64> = group_deltas.clone();
+            for (tree_id, key, value) in m.ops.iter().chain(chunk_ops.iter()) {
+                let tree = tree_of(*tree_id)?;
+                let previous = match value {
+                    Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
+                    None => tree.remove(key.as_slice())?,
+                };
+                let delta = match (value, previous) {
+                    (Some(_), None) => 1,
+                    (None, Some(_)) => -1,
+                    _ => continue,
+                };
+                if let Some(counter) = count_key(*tree_id, key) {
+                    *count_deltas.entry(counter).or_default() += delta;
                 }
-                for (counter, delta) in count_deltas {
-                    let current = meta
-                        .get(&counter)?
-                        .and_then(|raw| decode_u64(&raw))
-                        .unwrap_or(0);
-                    match current.saturating_add_signed(delta) {
-                        0 => meta.remove(counter)?,
-                        next => meta.insert(counter, &next.to_be_bytes()[..])?,
-                    };
+            }
+            for (counter, delta) in count_deltas {
+                if delta == 0 {
+                    continue;
                 }
-                if m.item_delta != 0 {
-                    let current = meta
-                        .get(ITEM_COUNT_KEY)?
-                        .and_then(|raw| decode_u64(&raw))
-                        .unwrap_or(0);
-                    let next = current.saturating_add_signed(m.item_delta);
-                    meta.insert(ITEM_COUNT_KEY, &next.to_be_bytes()[..])?;
-                }
-                if visible {
-                    meta.insert(LAST_CHANGE_KEY, &now.timestamp_millis().to_be_bytes()[..])?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            });
+                let current = meta
+                    .get(&counter)?
+                    .and_then(|raw| decode_u64(&raw))
+                    .unwrap_or(0);
+                match current.saturating_add_signed(delta) {
+                    0 => meta.remove(counter)?,
+                    next => meta.insert(counter, &next.to_be_bytes()[..])?,
+                };
+            }
+            if m.item_delta != 0 {
+                let current = meta
+                    .get(ITEM_COUNT_KEY)?
+                    .and_then(|raw| decode_u64(&raw))
+                    .unwrap_or(0);
+                let next = current.saturating_add_signed(m.item_delta);
+                meta.insert(ITEM_COUNT_KEY, &next.to_be_bytes()[..])?;
+            }
+            if visible {
+                meta.insert(LAST_CHANGE_KEY, &now.timestamp_millis().to_be_bytes()[..])?;
+            }
+            Ok::<(), ConflictableTransactionError<()>>(())
+        });
         match result {
             Ok(()) => {
                 if visible {
@@ -556,6 +576,7 @@ impl Store {
                     let keys = m
                         .ops
                         .iter()
+                        .chain(chunk_ops.iter())
                         .filter_map(|(tree, key, _)| feed_key_of(*tree, key))
                         .chain(m.touched.iter().copied());
                     let mut feeds = self

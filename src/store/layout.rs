@@ -143,29 +143,68 @@ pub(super) fn by_time_value(home: [u8; 8], search_text: &str) -> Vec<u8> {
     value
 }
 
-/// Every index entry that points at `item` (by time, by each source, by each label key other
-/// than its home, whose feed reads `stories` directly); each entry's value starts with the home
-/// prefix, so a scan finds the record without a `locations` read.
-pub(super) fn index_entries(item: &Item, id: &[u8; 16]) -> Vec<(TreeId, Vec<u8>)> {
+/// One packed index entry of an item: the chunked tree, the group (empty for the merged time
+/// index, else the 8-byte hash of a label key or source id) and the entry's suffix.
+pub(super) type IndexEntry = (TreeId, Vec<u8>, Suffix);
+
+/// The suffix of an item's index entries: inverted published time + id.
+pub(super) fn suffix_of(published: DateTime<Utc>, id: &[u8; 16]) -> Suffix {
+    let mut suffix = [0u8; SUFFIX_LEN];
+    suffix[..8].copy_from_slice(&inverted_time(published));
+    suffix[8..].copy_from_slice(id);
+    suffix
+}
+
+/// Every packed index entry of `item` (the merged time index, each source, each label key other
+/// than its home, whose feed reads `stories` directly). The time entry's payload is the home
+/// prefix and the search text, the others' the home prefix, so a scan finds each record without
+/// a `locations` read.
+pub(super) fn index_entries(item: &Item, id: &[u8; 16]) -> Vec<IndexEntry> {
     let home = home_prefix(item);
-    let mut entries = vec![(TreeId::ByTime, index_key(None, item.published, id))];
+    let suffix = suffix_of(item.published, id);
+    let mut entries = vec![(TreeId::TimeIndex, Vec::new(), suffix)];
     for source in &item.sources {
-        entries.push((
-            TreeId::BySource,
-            index_key(Some(prefix8(source)), item.published, id),
-        ));
+        entries.push((TreeId::SourceIndex, prefix8(source).to_vec(), suffix));
     }
     for key in &item.label_keys {
         let prefix = prefix8(key);
         if prefix != home {
-            entries.push((TreeId::ByLabel, index_key(Some(prefix), item.published, id)));
+            entries.push((TreeId::LabelIndex, prefix.to_vec(), suffix));
         }
     }
     entries
 }
 
-/// The index entries layouts 1–5 kept for `item` (every label key, empty values), for the
-/// upgrades that still run on those layouts.
+/// The chunk size limits of a packed index tree: the time index carries search texts, so its
+/// chunks hold fewer entries.
+pub(super) fn chunk_caps(tree: TreeId) -> ChunkCaps {
+    match tree {
+        TreeId::TimeIndex => ChunkCaps {
+            max_entries: 64,
+            max_bytes: 16 * 1024,
+        },
+        _ => ChunkCaps {
+            max_entries: 128,
+            max_bytes: 8 * 1024,
+        },
+    }
+}
+
+/// The `meta` counter of a packed index group (labels and sources; the time index has none).
+pub(super) fn group_count_key(tree: TreeId, group: &[u8]) -> Option<Vec<u8>> {
+    let tag = match tree {
+        TreeId::LabelIndex => b'l',
+        TreeId::SourceIndex => b's',
+        _ => return None,
+    };
+    let mut key = COUNT_KEY_PREFIX.to_vec();
+    key.push(tag);
+    key.extend_from_slice(group.get(..8)?);
+    Some(key)
+}
+
+/// The index entries layouts 1–5 kept for `item`, one key each in `by_time`, `by_source` and
+/// `by_label` (every label key, empty values), for the upgrades that still run on those layouts.
 pub(super) fn legacy_index_entries(item: &Item, id: &[u8; 16]) -> Vec<(TreeId, Vec<u8>)> {
     let mut entries = vec![(TreeId::ByTime, index_key(None, item.published, id))];
     for source in &item.sources {
@@ -266,7 +305,7 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 /// The trees a transaction writes, in the order [`Store::commit`] opens them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum TreeId {
     /// Layouts 1–5's id-keyed records (only the upgrades write it).
     Items,
@@ -283,6 +322,32 @@ pub(super) enum TreeId {
     TextState,
     Stories,
     Locations,
+    TimeIndex,
+    LabelIndex,
+    SourceIndex,
+}
+
+impl TreeId {
+    /// Every tree, in the order of the discriminants (a commit's transaction opens them so).
+    pub(super) const ALL: [TreeId; 17] = [
+        TreeId::Items,
+        TreeId::ByTime,
+        TreeId::ByLabel,
+        TreeId::BySource,
+        TreeId::Titles,
+        TreeId::Aliases,
+        TreeId::AliasesByItem,
+        TreeId::Tombstones,
+        TreeId::TombExpiry,
+        TreeId::Meta,
+        TreeId::Content,
+        TreeId::TextState,
+        TreeId::Stories,
+        TreeId::Locations,
+        TreeId::TimeIndex,
+        TreeId::LabelIndex,
+        TreeId::SourceIndex,
+    ];
 }
 
 impl TreeId {
@@ -303,6 +368,9 @@ impl TreeId {
             TreeId::TextState => "text_state",
             TreeId::Stories => "stories",
             TreeId::Locations => "locations",
+            TreeId::TimeIndex => "time_index",
+            TreeId::LabelIndex => "label_index",
+            TreeId::SourceIndex => "source_index",
         }
     }
 }
@@ -315,6 +383,16 @@ pub(super) struct Mutations {
     /// Feed keys whose feeds this transaction changes beyond its index writes (an item whose
     /// text changed is in every feed of its labels and sources).
     pub(super) touched: BTreeSet<FeedKey>,
+    /// Changes to packed index groups, turned into chunk writes by [`Store::commit`] (which
+    /// reads the chunks they land in; callers hold the writer lock).
+    pub(super) index: BTreeMap<(TreeId, Vec<u8>), IndexChange>,
+}
+
+/// The entries one commit adds to (or replaces in) and removes from one packed index group.
+#[derive(Default)]
+pub(super) struct IndexChange {
+    pub(super) adds: Vec<Entry>,
+    pub(super) removes: Vec<Suffix>,
 }
 
 /// What a feed's contents depend on: one label key or one source id, as its 8-byte index prefix
@@ -324,8 +402,8 @@ pub(super) type FeedKey = (u8, [u8; 8]);
 /// The feed key of an index entry (`by_label` / `by_source` key), if it is one.
 pub(super) fn feed_key_of(tree: TreeId, key: &[u8]) -> Option<FeedKey> {
     let tag = match tree {
-        TreeId::ByLabel | TreeId::Stories => b'l',
-        TreeId::BySource => b's',
+        TreeId::ByLabel | TreeId::Stories | TreeId::LabelIndex => b'l',
+        TreeId::BySource | TreeId::SourceIndex => b's',
         _ => return None,
     };
     let prefix: [u8; 8] = key.get(..8)?.try_into().ok()?;
@@ -341,6 +419,23 @@ impl Mutations {
         for source in &item.sources {
             self.touched.insert((b's', prefix8(source)));
         }
+    }
+
+    /// Adds (or replaces the payload of) one packed index entry.
+    pub(super) fn index_put(&mut self, entry: IndexEntry, payload: Vec<u8>) {
+        let (tree, group, suffix) = entry;
+        let change = self.index.entry((tree, group)).or_default();
+        change.adds.push(Entry { suffix, payload });
+    }
+
+    /// Removes one packed index entry.
+    pub(super) fn index_del(&mut self, entry: IndexEntry) {
+        let (tree, group, suffix) = entry;
+        self.index
+            .entry((tree, group))
+            .or_default()
+            .removes
+            .push(suffix);
     }
 
     pub(super) fn put(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {

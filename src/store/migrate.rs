@@ -205,19 +205,22 @@ impl Store {
     }
 
     /// `headwire-store/5` → 6: each item record moves from the id-keyed `items` tree into the
-    /// `stories` cluster of its home section ([`story_key`]), with a `locations` entry; index
-    /// values gain the home prefix, and the home label's own `by_label` entry goes (its feed
-    /// reads the cluster; the label's counter covers both, so counters do not move).
-    /// [`SWEEP_CHUNK`] items per transaction under the writer lock, each item moved whole, so a
-    /// store killed mid-upgrade opens, verifies and resumes with the items still in `items`;
-    /// the version key is written last. A record that does not decode stays in `items` for
-    /// `store verify` to report.
+    /// `stories` cluster of its home section ([`story_key`]), with a `locations` entry, and its
+    /// one-key-per-entry index entries (`by_time`, `by_label`, `by_source`) become entries of the
+    /// packed `time_index`, `label_index` and `source_index` (the home label's entry goes: its
+    /// feed reads the cluster; a label's counter covers both, so counters do not move).
+    /// Items are taken newest first through the old `by_time`, [`SWEEP_CHUNK`] per transaction
+    /// under the writer lock (so each transaction extends the oldest chunks instead of touching
+    /// every chunk), each item moved whole: a store killed mid-upgrade opens, verifies and
+    /// resumes with the rest still in the old trees; the version key is written last. A record
+    /// that does not decode (or has no `by_time` entry) stays in `items` for `store verify` to
+    /// report.
     pub(super) fn migrate_v5(&self) -> Result<(), StoreError> {
         let total = self.items.len();
         tracing::info!(
             items = total,
             "upgrading the store from {SCHEMA_V5} to {SCHEMA_VERSION}: clustering item records \
-             by section (about a minute per million items)"
+             by section and packing the indexes (about a minute per million items)"
         );
         let now = Utc::now();
         let mut moved = 0usize;
@@ -225,9 +228,9 @@ impl Store {
         loop {
             let mut range = match &start {
                 Some(after) => self
-                    .items
+                    .by_time
                     .range::<&[u8], _>((Bound::Excluded(after.as_ref()), Bound::Unbounded)),
-                None => self.items.iter(),
+                None => self.by_time.iter(),
             };
             let mut chunk: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(SWEEP_CHUNK);
             for entry in range.by_ref().take(SWEEP_CHUNK) {
@@ -239,13 +242,21 @@ impl Store {
             start = Some(last.clone());
             let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
             let mut m = Mutations::default();
-            for (key, bytes) in &chunk {
-                let (Some(id), Ok(item)) =
-                    (id16(Some(key.as_ref())), decode_item(&id_of(key), bytes))
-                else {
+            for (key, text) in &chunk {
+                let Some(id) = id16(key.get(8..24)) else {
                     continue;
                 };
-                self.plan_cluster_move(&mut m, &id, &item)?;
+                let Some(bytes) = self.items.get(id)? else {
+                    continue;
+                };
+                let Ok(item) = decode_item(&id, &bytes) else {
+                    continue;
+                };
+                let text = match std::str::from_utf8(text) {
+                    Ok(text) if !text.is_empty() => text.to_string(),
+                    _ => search_text(&item.title, item.summary.as_deref()),
+                };
+                plan_cluster_move(&mut m, &id, &item, &text);
                 moved += 1;
             }
             // Same items, same feeds: no new generation or Last-Modified.
@@ -260,63 +271,31 @@ impl Store {
         Ok(())
     }
 
-    /// The writes that move one layout-5 item into layout 6 (see [`Store::migrate_v5`]).
-    fn plan_cluster_move(
-        &self,
-        m: &mut Mutations,
-        id: &[u8; 16],
-        item: &Item,
-    ) -> Result<(), StoreError> {
-        let home = home_prefix(item);
-        m.del(TreeId::Items, id.to_vec());
-        m.put(
-            TreeId::Stories,
-            story_key(home, item.published, id),
-            encode_item(item),
-        );
-        m.put(
-            TreeId::Locations,
-            id.to_vec(),
-            location_value(home, item.published),
-        );
-        let by_time = index_key(None, item.published, id);
-        let text = match self.by_time.get(&by_time)? {
-            Some(text) if !text.is_empty() => String::from_utf8_lossy(&text).into_owned(),
-            _ => search_text(&item.title, item.summary.as_deref()),
-        };
-        m.put(TreeId::ByTime, by_time, by_time_value(home, &text));
-        for (tree, key) in index_entries(item, id) {
-            if tree != TreeId::ByTime {
-                m.put(tree, key, home.to_vec());
-            }
-        }
-        for key in &item.label_keys {
-            if prefix8(key) == home {
-                m.del(TreeId::ByLabel, index_key(Some(home), item.published, id));
-            }
-        }
-        Ok(())
-    }
-
     /// Test support: the exact inverse of [`Store::migrate_v5`] (records back into `items`,
-    /// index values without the home prefix, the home label's `by_label` entries back), with
-    /// the layout recorded as 5. Not one transaction: for tests on a store nothing else uses.
+    /// one key per index entry without the home prefix, the home label's `by_label` entries
+    /// back, the packed indexes emptied), with the layout recorded as 5. Not one transaction:
+    /// for tests on a store nothing else uses.
     pub(super) fn to_layout_v5(&self) -> Result<usize, StoreError> {
+        let mut texts: HashMap<Suffix, Vec<u8>> = HashMap::new();
+        for entry in scan_group(&self.time_index, "time_index", &[]) {
+            let entry = entry?;
+            texts.insert(
+                entry.suffix,
+                entry.payload.get(8..).unwrap_or_default().to_vec(),
+            );
+        }
         let mut moved = 0;
         for entry in self.stories.iter() {
             let (key, bytes) = entry?;
             let id = id_of(key.get(16..).unwrap_or_default());
             let item = decode_item(&id, &bytes)?;
             self.items.insert(id, bytes)?;
-            self.stories.remove(&key)?;
-            self.locations.remove(id)?;
             for (tree, index) in legacy_index_entries(&item, &id) {
                 match tree {
                     TreeId::ByTime => {
-                        let text = self
-                            .by_time
-                            .get(&index)?
-                            .and_then(|v| v.get(8..).map(<[u8]>::to_vec))
+                        let text = texts
+                            .get(&suffix_of(item.published, &id))
+                            .cloned()
                             .unwrap_or_default();
                         self.by_time.insert(index, text)?;
                     }
@@ -329,6 +308,15 @@ impl Store {
                 }
             }
             moved += 1;
+        }
+        for tree in [
+            &self.stories,
+            &self.locations,
+            &self.time_index,
+            &self.label_index,
+            &self.source_index,
+        ] {
+            tree.clear()?;
         }
         self.meta.insert(SCHEMA_KEY, SCHEMA_V5.as_bytes())?;
         self.db.flush()?;
@@ -391,5 +379,32 @@ impl Store {
         db.flush()?;
         tracing::info!(counters, "store migrated from {SCHEMA_V2} to {SCHEMA_V3}");
         Ok(())
+    }
+}
+
+/// The writes that move one layout-5 item into layout 6 (see [`Store::migrate_v5`]).
+fn plan_cluster_move(m: &mut Mutations, id: &[u8; 16], item: &Item, text: &str) {
+    let home = home_prefix(item);
+    m.del(TreeId::Items, id.to_vec());
+    for (tree, key) in legacy_index_entries(item, id) {
+        m.del(tree, key);
+    }
+    m.put(
+        TreeId::Stories,
+        story_key(home, item.published, id),
+        encode_item(item),
+    );
+    m.put(
+        TreeId::Locations,
+        id.to_vec(),
+        location_value(home, item.published),
+    );
+    for entry in index_entries(item, id) {
+        let payload = if entry.0 == TreeId::TimeIndex {
+            by_time_value(home, text)
+        } else {
+            home.to_vec()
+        };
+        m.index_put(entry, payload);
     }
 }

@@ -107,6 +107,7 @@ use crate::normalize::Observed;
 use crate::text::fold_label;
 
 mod batch;
+mod chunk;
 mod content;
 mod layout;
 mod migrate;
@@ -118,6 +119,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+use chunk::{plan_group, scan_group, ChunkCaps, Entry, GroupScan, Suffix, SUFFIX_LEN};
 pub use content::{TextCounts, TextFetchState, TEXT_SCAN_ITEMS};
 use layout::*;
 pub use layout::{
@@ -324,6 +326,9 @@ pub struct Store {
     items: sled::Tree,
     stories: sled::Tree,
     locations: sled::Tree,
+    time_index: sled::Tree,
+    label_index: sled::Tree,
+    source_index: sled::Tree,
     by_time: sled::Tree,
     by_label: sled::Tree,
     by_source: sled::Tree,
@@ -452,6 +457,9 @@ impl Store {
             items,
             stories,
             locations: db.open_tree("locations")?,
+            time_index: db.open_tree("time_index")?,
+            label_index: db.open_tree("label_index")?,
+            source_index: db.open_tree("source_index")?,
             by_time: db.open_tree("by_time")?,
             by_label,
             by_source,
@@ -484,6 +492,29 @@ impl Store {
             store.migrate_v5()?;
         }
         Ok(store)
+    }
+
+    /// The sled tree a [`TreeId`] names.
+    fn tree(&self, id: TreeId) -> &sled::Tree {
+        match id {
+            TreeId::Items => &self.items,
+            TreeId::ByTime => &self.by_time,
+            TreeId::ByLabel => &self.by_label,
+            TreeId::BySource => &self.by_source,
+            TreeId::Titles => &self.titles,
+            TreeId::Aliases => &self.aliases,
+            TreeId::AliasesByItem => &self.aliases_by_item,
+            TreeId::Tombstones => &self.tombstones,
+            TreeId::TombExpiry => &self.tomb_expiry,
+            TreeId::Meta => &self.meta,
+            TreeId::Content => &self.content,
+            TreeId::TextState => &self.text_state,
+            TreeId::Stories => &self.stories,
+            TreeId::Locations => &self.locations,
+            TreeId::TimeIndex => &self.time_index,
+            TreeId::LabelIndex => &self.label_index,
+            TreeId::SourceIndex => &self.source_index,
+        }
     }
 
     /// A number that changes whenever committed data changes (render caches key on it).
@@ -667,19 +698,20 @@ impl Store {
         };
         let mut m = Mutations::default();
         let home = home_prefix(&item);
-        for (tree, entry) in index_entries(&item, &key) {
-            m.del(tree, entry);
+        for entry in index_entries(&item, &key) {
+            m.index_del(entry);
         }
         m.del(TreeId::Stories, story_key(home, item.published, &key));
+        let text = search_text(&item.title, item.summary.as_deref());
         item.published = published;
-        for (tree, entry) in index_entries(&item, &key) {
-            m.put(tree, entry, home.to_vec());
+        for entry in index_entries(&item, &key) {
+            let payload = if entry.0 == TreeId::TimeIndex {
+                by_time_value(home, &text)
+            } else {
+                home.to_vec()
+            };
+            m.index_put(entry, payload);
         }
-        m.put(
-            TreeId::ByTime,
-            index_key(None, published, &key),
-            by_time_value(home, &search_text(&item.title, item.summary.as_deref())),
-        );
         m.put(
             TreeId::Titles,
             title_entry(&item.title_key, &key),
@@ -754,22 +786,27 @@ impl Store {
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    /// Test support: removes the `by_time` entry of the item with this hex id outside any
-    /// transaction, to prove that `verify` notices. Returns whether an entry was removed.
+    /// Test support: removes the time-index entry of the item with this hex id (in a
+    /// transaction of its own, bypassing the item), to prove that `verify` notices. Returns
+    /// whether the item exists.
     #[doc(hidden)]
     pub fn debug_remove_index_entry(&self, id: &str) -> Result<bool, StoreError> {
         let Some(key) = unhex(id) else {
             return Ok(false);
         };
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let Some(item) = self.load(&key)? else {
             return Ok(false);
         };
-        let removed = self
-            .by_time
-            .remove(index_key(None, item.published, &key))?
-            .is_some();
+        let mut m = Mutations::default();
+        m.index_del((
+            TreeId::TimeIndex,
+            Vec::new(),
+            suffix_of(item.published, &key),
+        ));
+        self.commit(&m, item.first_seen, false)?;
         self.db.flush()?;
-        Ok(removed)
+        Ok(true)
     }
 }
 

@@ -4,10 +4,10 @@
 use super::*;
 
 /// The ids of one label's items, newest first: a merge of its home `stories` cluster and its
-/// `by_label` entries (keys only; both are prefix + inverted time + id).
+/// packed `label_index` group.
 pub(super) struct LabelIds {
     home: std::iter::Peekable<sled::Iter>,
-    elsewhere: std::iter::Peekable<sled::Iter>,
+    elsewhere: std::iter::Peekable<GroupScan>,
 }
 
 impl Iterator for LabelIds {
@@ -15,38 +15,157 @@ impl Iterator for LabelIds {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let suffix = |entry: Option<&Result<(sled::IVec, sled::IVec), sled::Error>>| {
-                entry.and_then(|e| {
-                    e.as_ref()
-                        .ok()
-                        .and_then(|(k, _)| k.get(8..).map(<[u8]>::to_vec))
-                })
-            };
-            let take_home = match (suffix(self.home.peek()), suffix(self.elsewhere.peek())) {
-                (Some(a), Some(b)) => a <= b,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                // Both ended, or one holds an error: hand out the error (or end).
-                (None, None) => match (self.home.next(), self.elsewhere.next()) {
-                    (Some(Err(e)), _) | (_, Some(Err(e))) => return Some(Err(e.into())),
-                    _ => return None,
+            let home = match self.home.peek() {
+                Some(Ok((key, _))) => key.get(8..).map(<[u8]>::to_vec),
+                Some(Err(_)) => match self.home.next() {
+                    Some(Err(e)) => return Some(Err(e.into())),
+                    _ => continue,
                 },
+                None => None,
             };
-            let scan = if take_home {
-                &mut self.home
-            } else {
-                &mut self.elsewhere
+            let elsewhere = match self.elsewhere.peek() {
+                Some(Ok(entry)) => Some(entry.suffix.to_vec()),
+                Some(Err(_)) => match self.elsewhere.next() {
+                    Some(Err(e)) => return Some(Err(e)),
+                    _ => continue,
+                },
+                None => None,
             };
-            match scan.next() {
-                Some(Ok((key, _))) => {
-                    if let Some(id) = id16(key.get(16..32)) {
-                        return Some(Ok(id));
-                    }
+            let suffix = match (home, elsewhere) {
+                (Some(a), Some(b)) if a <= b => {
+                    self.home.next();
+                    a
                 }
-                Some(Err(e)) => return Some(Err(e.into())),
-                None => return None,
+                (Some(a), None) => {
+                    self.home.next();
+                    a
+                }
+                (_, Some(b)) => {
+                    self.elsewhere.next();
+                    b
+                }
+                (None, None) => return None,
+            };
+            if let Some(id) = id16(suffix.get(8..24)) {
+                return Some(Ok(id));
             }
         }
+    }
+}
+
+/// One scan of a feed query: the records of a `stories` cluster, or a packed index group.
+enum FeedScan {
+    Records(std::iter::Peekable<sled::Iter>),
+    Index(std::iter::Peekable<GroupScan>),
+}
+
+/// What a scan hands out: the entry's suffix, its record's cluster, and the record itself
+/// (`stories`) or the index payload after the home prefix (the time index's search text).
+struct Scanned {
+    suffix: Suffix,
+    home: [u8; 8],
+    record: Option<sled::IVec>,
+    payload: Vec<u8>,
+}
+
+impl FeedScan {
+    /// The suffix of the next entry; `Err` when the next entry is an error.
+    fn peek_suffix(&mut self) -> Option<Result<Suffix, ()>> {
+        match self {
+            FeedScan::Records(scan) => match scan.peek()? {
+                Ok((key, _)) => Some(
+                    key.get(8..)
+                        .and_then(|s| Suffix::try_from(s).ok())
+                        .ok_or(()),
+                ),
+                Err(_) => Some(Err(())),
+            },
+            FeedScan::Index(scan) => match scan.peek()? {
+                Ok(entry) => Some(Ok(entry.suffix)),
+                Err(_) => Some(Err(())),
+            },
+        }
+    }
+
+    /// The next entry; `Ok(None)` for one that names no cluster (what `store verify` reports).
+    fn take(&mut self) -> Result<Option<Scanned>, StoreError> {
+        match self {
+            FeedScan::Records(scan) => {
+                let Some(entry) = scan.next() else {
+                    return Ok(None);
+                };
+                let (key, value) = entry?;
+                let (Some(home), Some(suffix)) = (
+                    key.get(..8).and_then(|h| <[u8; 8]>::try_from(h).ok()),
+                    key.get(8..).and_then(|s| Suffix::try_from(s).ok()),
+                ) else {
+                    return Ok(None);
+                };
+                Ok(Some(Scanned {
+                    suffix,
+                    home,
+                    record: Some(value),
+                    payload: Vec::new(),
+                }))
+            }
+            FeedScan::Index(scan) => {
+                let Some(entry) = scan.next() else {
+                    return Ok(None);
+                };
+                let entry = entry?;
+                let Some(home) = entry
+                    .payload
+                    .get(..8)
+                    .and_then(|h| <[u8; 8]>::try_from(h).ok())
+                else {
+                    return Ok(None);
+                };
+                let mut payload = entry.payload;
+                payload.drain(..8);
+                Ok(Some(Scanned {
+                    suffix: entry.suffix,
+                    home,
+                    record: None,
+                    payload,
+                }))
+            }
+        }
+    }
+}
+
+/// Reads search texts from the time index for suffixes asked in ascending order, keeping the
+/// last chunk read (consecutive items of a feed mostly share one).
+struct TimeTexts<'a> {
+    tree: &'a sled::Tree,
+    /// The suffix the cached chunk was found for, its bound, and its entries.
+    cached: Option<(Suffix, Suffix, Vec<Entry>)>,
+}
+
+impl TimeTexts<'_> {
+    /// The search text stored for `suffix` (after its home prefix), if any.
+    fn text(&mut self, suffix: &Suffix) -> Result<Option<Vec<u8>>, StoreError> {
+        let hit = self
+            .cached
+            .as_ref()
+            .is_some_and(|(from, bound, _)| from <= suffix && suffix <= bound);
+        if !hit {
+            self.cached = None;
+            if let Some(entry) = self.tree.range(suffix.as_slice()..).next() {
+                let (key, value) = entry?;
+                if let Ok(bound) = Suffix::try_from(key.as_ref()) {
+                    let entries = chunk::decode_chunk("time_index", &value)?;
+                    self.cached = Some((*suffix, bound, entries));
+                }
+            }
+        }
+        let Some((_, _, entries)) = &self.cached else {
+            return Ok(None);
+        };
+        Ok(entries
+            .binary_search_by(|e| e.suffix.cmp(suffix))
+            .ok()
+            .and_then(|i| entries.get(i))
+            .and_then(|e| e.payload.get(8..).map(<[u8]>::to_vec)))
     }
 }
 
@@ -55,7 +174,7 @@ impl Store {
     pub(super) fn label_ids(&self, prefix: [u8; 8]) -> LabelIds {
         LabelIds {
             home: self.stories.scan_prefix(prefix).peekable(),
-            elsewhere: self.by_label.scan_prefix(prefix).peekable(),
+            elsewhere: scan_group(&self.label_index, "label_index", &prefix).peekable(),
         }
     }
 
@@ -75,26 +194,36 @@ impl Store {
         // label's own stories are one scan of their `stories` cluster (records, no further
         // read); items indexed under it from elsewhere, a source's or the merged feed's items
         // come from an index whose value names the record's cluster.
-        let mut scans: Vec<(bool, std::iter::Peekable<sled::Iter>)> = Vec::new();
-        let plen = if !query.labels.is_empty() {
+        let mut scans: Vec<FeedScan> = Vec::new();
+        if !query.labels.is_empty() {
             for label in &query.labels {
                 let prefix = prefix8(label);
-                scans.push((true, self.stories.scan_prefix(prefix).peekable()));
-                scans.push((false, self.by_label.scan_prefix(prefix).peekable()));
+                scans.push(FeedScan::Records(
+                    self.stories.scan_prefix(prefix).peekable(),
+                ));
+                scans.push(FeedScan::Index(
+                    scan_group(&self.label_index, "label_index", &prefix).peekable(),
+                ));
             }
-            8
         } else if !query.sources.is_empty() {
             for source in &query.sources {
                 let prefix = prefix8(source);
-                scans.push((false, self.by_source.scan_prefix(prefix).peekable()));
+                scans.push(FeedScan::Index(
+                    scan_group(&self.source_index, "source_index", &prefix).peekable(),
+                ));
             }
-            8
         } else {
-            scans.push((false, self.by_time.iter().peekable()));
-            0
+            scans.push(FeedScan::Index(
+                scan_group(&self.time_index, "time_index", &[]).peekable(),
+            ));
+        }
+        let merged_feed = query.labels.is_empty() && query.sources.is_empty();
+        let mut texts = TimeTexts {
+            tree: &self.time_index,
+            cached: None,
         };
         let mut out = Vec::new();
-        let mut last_suffix: Option<Vec<u8>> = None;
+        let mut last_suffix: Option<Suffix> = None;
         let mut examined = 0usize;
         let searching = !query.words.is_empty() || !query.exclude.is_empty();
         loop {
@@ -106,68 +235,48 @@ impl Store {
             }
             examined += 1;
             // k-way merge on the (inverted time, id) suffix, newest first.
-            let mut best: Option<(usize, Vec<u8>)> = None;
-            for (i, (_, scan)) in scans.iter_mut().enumerate() {
-                let suffix = match scan.peek() {
-                    Some(Ok((key, _))) => key.get(plen..).map(<[u8]>::to_vec),
-                    Some(Err(_)) => {
-                        if let Some(Err(e)) = scan.next() {
-                            return Err(e.into());
-                        }
-                        continue;
-                    }
-                    None => None,
-                };
-                if let Some(suffix) = suffix {
-                    if best.as_ref().is_none_or(|(_, b)| suffix < *b) {
+            let mut best: Option<(usize, Suffix)> = None;
+            for (i, scan) in scans.iter_mut().enumerate() {
+                match scan.peek_suffix() {
+                    Some(Ok(suffix)) if best.as_ref().is_none_or(|(_, b)| suffix < *b) => {
                         best = Some((i, suffix));
+                    }
+                    Some(Ok(_)) | None => {}
+                    // An error or a malformed key: `take` hands out the error or skips it.
+                    Some(Err(())) => {
+                        best = Some((i, [0; SUFFIX_LEN]));
+                        break;
                     }
                 }
             }
-            let Some((i, suffix)) = best else { break };
-            let (is_record, scan) = &mut scans[i];
-            let is_record = *is_record;
-            let (key, value) = match scan.next() {
-                Some(Ok(entry)) => entry,
-                _ => continue,
+            let Some((i, _)) = best else { break };
+            let Some(scanned) = scans[i].take()? else {
+                continue;
             };
+            let suffix = scanned.suffix;
             if last_suffix.as_ref() == Some(&suffix) {
                 continue;
             }
-            last_suffix = Some(suffix.clone());
+            last_suffix = Some(suffix);
             if let Some(since) = query.since {
                 if time_from_inverted(&suffix).is_some_and(|t| t < since) {
                     break;
                 }
             }
-            let Some(id) = suffix
-                .get(8..24)
-                .and_then(|id| <[u8; 16]>::try_from(id).ok())
-            else {
+            let Some(id) = id16(suffix.get(8..24)) else {
                 continue;
             };
-            // The record's cluster: the scanned key's prefix, or the first 8 bytes of an index
-            // value (an entry without one is what `store verify` reports; it is skipped).
-            let home = if is_record {
-                key.get(..8)
-            } else {
-                value.get(..8)
-            };
-            let Some(home) = home.and_then(|h| <[u8; 8]>::try_from(h).ok()) else {
-                continue;
-            };
-            // Words are matched against the folded text kept in `by_time` (the scanned entry
-            // itself for the merged feed; its key is this suffix): most items are rejected
-            // without being read.
+            // Words are matched against the folded text kept in the time index (the scanned
+            // entry itself for the merged feed): most items are rejected without being read.
             if searching {
-                let stored = if plen == 0 {
-                    Some(value.clone())
+                let text = if merged_feed {
+                    Some(scanned.payload)
                 } else {
-                    self.by_time.get(&suffix)?
+                    texts.text(&suffix)?
                 };
-                let verdict = stored.as_deref().and_then(|v| v.get(8..)).is_some_and(|t| {
+                let verdict = text.is_some_and(|t| {
                     text_matches(
-                        std::str::from_utf8(t).unwrap_or_default(),
+                        std::str::from_utf8(&t).unwrap_or_default(),
                         &query.words,
                         &query.exclude,
                     )
@@ -176,14 +285,15 @@ impl Store {
                     continue;
                 }
             }
-            let bytes = if is_record {
-                value
-            } else {
-                let mut story = home.to_vec();
-                story.extend_from_slice(&suffix);
-                match self.stories.get(story)? {
-                    Some(bytes) => bytes,
-                    None => continue,
+            let bytes = match scanned.record {
+                Some(bytes) => bytes,
+                None => {
+                    let mut story = scanned.home.to_vec();
+                    story.extend_from_slice(&suffix);
+                    match self.stories.get(story)? {
+                        Some(bytes) => bytes,
+                        None => continue,
+                    }
                 }
             };
             let item = decode_item(&id, &bytes)?;

@@ -133,8 +133,8 @@ impl Store {
             let prefix = prefix8(source);
             if let Some(keep) = policy.keep_items {
                 let dropped = beyond_rank.entry(source.as_str()).or_default();
-                for key in self.by_source.scan_prefix(prefix).keys().skip(keep) {
-                    if let Some(id) = id16(key?.get(16..32)) {
+                for entry in scan_group(&self.source_index, "source_index", &prefix).skip(keep) {
+                    if let Some(id) = id16(entry?.suffix.get(8..24)) {
                         dropped.insert(id);
                         candidates.insert(id);
                     }
@@ -147,16 +147,13 @@ impl Store {
                 let cutoff = age_cutoff(now, days)
                     .checked_add_signed(PUBLISHED_TOLERANCE)
                     .unwrap_or(now);
-                let start = index_key(Some(prefix), cutoff, &[0xff; 16]);
-                let older = self
-                    .by_source
-                    .range::<&[u8], _>((Bound::Excluded(start.as_slice()), Bound::Unbounded));
-                for key in older.keys() {
-                    let key = key?;
-                    if !key.starts_with(&prefix) {
-                        break;
+                let start = suffix_of(cutoff, &[0xff; 16]);
+                for entry in scan_group(&self.source_index, "source_index", &prefix) {
+                    let entry = entry?;
+                    if entry.suffix <= start {
+                        continue;
                     }
-                    if let Some(id) = id16(key.get(16..32)) {
+                    if let Some(id) = id16(entry.suffix.get(8..24)) {
                         if !listed.contains(&id) {
                             candidates.insert(id);
                         }
@@ -214,7 +211,9 @@ impl Store {
             let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
             for source in &sources {
                 if !retention.sources.contains_key(source)
-                    && self.by_source.scan_prefix(prefix8(source)).next().is_none()
+                    && scan_group(&self.source_index, "source_index", &prefix8(source))
+                        .next()
+                        .is_none()
                 {
                     self.meta.remove(source_key(source))?;
                 }
@@ -244,8 +243,8 @@ impl Store {
         m.del(TreeId::Content, id.to_vec());
         m.del(TreeId::TextState, id.to_vec());
         m.item_delta -= 1;
-        for (tree, key) in index_entries(item, id) {
-            m.del(tree, key);
+        for entry in index_entries(item, id) {
+            m.index_del(entry);
         }
         let mut tomb = Tombstone {
             deleted: now,

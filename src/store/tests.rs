@@ -619,7 +619,7 @@ fn verify_notices_a_missing_index_entry() {
     let problems = store.verify().unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
-        problems[0].starts_with("by_time: missing entry"),
+        problems[0].starts_with("time_index: missing entry"),
         "{problems:?}"
     );
 }
@@ -861,22 +861,28 @@ fn words_match_the_search_text_kept_at_write_time() {
     assert!(find(&["weather"], &[], &[]).is_empty());
     assert_eq!(find(&["rain"], &[], &section), vec!["Rain tomorrow"]);
     assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
-    // A `by_time` value without its home prefix and text is damage: the search skips the
+    // A time-index payload without its home prefix and text is damage: the search skips the
     // item, and verify reports it.
     let id = item_id("link:2");
     let item = store.load(&id).unwrap().unwrap();
-    store
-        .by_time
-        .insert(index_key(None, item.published, &id), Vec::<u8>::new())
-        .unwrap();
+    let damage = |payload: &[u8]| {
+        let mut m = Mutations::default();
+        m.index_put(
+            (
+                TreeId::TimeIndex,
+                Vec::new(),
+                suffix_of(item.published, &id),
+            ),
+            payload.to_vec(),
+        );
+        store.commit(&m, t(3), false).unwrap();
+    };
+    damage(b"");
     assert!(find(&["rain"], &[], &[]).is_empty());
     assert!(find(&["rain"], &[], &section).is_empty());
     assert_eq!(store.verify().unwrap().len(), 1);
     // A wrong text is reported.
-    store
-        .by_time
-        .insert(index_key(None, item.published, &id), &b"something else"[..])
-        .unwrap();
+    damage(b"12345678something else");
     assert_eq!(store.verify().unwrap().len(), 1);
 }
 
@@ -1065,10 +1071,8 @@ fn version_4_store_gets_the_search_text_of_items_stored_before_it_was_kept() {
     }
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.layout().unwrap().as_deref(), Some(SCHEMA_VERSION));
-    let texts: Vec<String> = store
-        .by_time
-        .iter()
-        .map(|e| String::from_utf8(e.unwrap().1[8..].to_vec()).unwrap())
+    let texts: Vec<String> = scan_group(&store.time_index, "time_index", &[])
+        .map(|e| String::from_utf8(e.unwrap().payload[8..].to_vec()).unwrap())
         .collect();
     assert_eq!(texts.len(), 2);
     assert!(texts.iter().all(|t| !t.is_empty()), "{texts:?}");

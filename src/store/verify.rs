@@ -30,18 +30,24 @@ impl Store {
     pub fn verify(&self) -> Result<Vec<String>, StoreError> {
         let _shared = self.commit_lock.read().unwrap_or_else(|e| e.into_inner());
         let mut problems = Vec::new();
-        let mut expected: BTreeMap<(usize, Vec<u8>), [u8; 8]> = BTreeMap::new();
-        let mut search_texts: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        let mut expected: BTreeMap<IndexEntry, Vec<u8>> = BTreeMap::new();
         let mut titles_expected: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut item_ids: HashSet<[u8; 16]> = HashSet::new();
         let mut item_sources: BTreeSet<String> = BTreeSet::new();
         let mut identities: HashMap<String, [u8; 16]> = HashMap::new();
-        // Every record has moved into `stories` by the time the store opens at layout 6.
-        for key in self.items.iter().keys() {
-            problems.push(format!(
-                "items: record {} was not moved into `stories` (it does not decode)",
-                hex(&key?)
-            ));
+        // Every record and index entry has moved by the time the store opens at layout 6.
+        for (tree, name) in [
+            (&self.items, "items"),
+            (&self.by_time, "by_time"),
+            (&self.by_label, "by_label"),
+            (&self.by_source, "by_source"),
+        ] {
+            for key in tree.iter().keys() {
+                problems.push(format!(
+                    "{name}: layout 5 entry {} was not moved (its record does not decode)",
+                    hex(&key?)
+                ));
+            }
         }
         let mut locations_expected: BTreeMap<[u8; 16], Vec<u8>> = BTreeMap::new();
         let mut counted: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
@@ -105,17 +111,14 @@ impl Store {
                     item.first_seen
                 ));
             }
-            search_texts.insert(
-                index_key(None, item.published, &id),
-                by_time_value(home, &search_text(&item.title, item.summary.as_deref())),
-            );
-            for (tree, index) in index_entries(&item, &id) {
-                let n = match tree {
-                    TreeId::ByTime => 0,
-                    TreeId::ByLabel => 1,
-                    _ => 2,
+            let text = search_text(&item.title, item.summary.as_deref());
+            for entry in index_entries(&item, &id) {
+                let payload = if entry.0 == TreeId::TimeIndex {
+                    by_time_value(home, &text)
+                } else {
+                    home.to_vec()
                 };
-                expected.insert((n, index), home);
+                expected.insert(entry, payload);
             }
             item_sources.extend(item.sources.iter().cloned());
             titles_expected.insert(title_entry(&item.title_key, &id));
@@ -138,52 +141,76 @@ impl Store {
         for id in locations_expected.keys() {
             problems.push(format!("locations: missing entry {}", hex(id)));
         }
-        // A `by_time` value is the home prefix and the item's search text.
-        for entry in self.by_time.iter() {
-            let (key, value) = entry?;
-            if let Some(text) = search_texts.get(key.as_ref()) {
-                if value.as_ref() != text.as_slice() {
+        // Packed indexes: every chunk decodes, keeps the chunk rules, and holds exactly the
+        // entries the items imply, with their payloads.
+        for tree in [TreeId::TimeIndex, TreeId::LabelIndex, TreeId::SourceIndex] {
+            let name = tree.name();
+            let group_len = if tree == TreeId::TimeIndex { 0 } else { 8 };
+            let caps = chunk_caps(tree);
+            let mut previous: Option<(Vec<u8>, Suffix)> = None;
+            for chunk in self.tree(tree).iter() {
+                let (key, value) = chunk?;
+                let (Some(group), Some(bound)) = (
+                    key.get(..group_len)
+                        .filter(|_| key.len() == group_len + SUFFIX_LEN),
+                    key.get(group_len..).and_then(|b| Suffix::try_from(b).ok()),
+                ) else {
+                    problems.push(format!("{name}: key {} has the wrong length", hex(&key)));
+                    continue;
+                };
+                let entries = match chunk::decode_chunk(name, &value) {
+                    Ok(entries) => entries,
+                    Err(e) => {
+                        problems.push(format!("{name}: chunk {}: {e}", hex(&key)));
+                        continue;
+                    }
+                };
+                let after = previous
+                    .as_ref()
+                    .filter(|(g, _)| g.as_slice() == group)
+                    .map(|(_, b)| *b);
+                let ordered = entries.windows(2).all(|w| w[0].suffix < w[1].suffix)
+                    && entries.last().map(|e| e.suffix) == Some(bound)
+                    && entries
+                        .first()
+                        .is_some_and(|e| after.is_none_or(|a| a < e.suffix));
+                if !ordered {
                     problems.push(format!(
-                        "by_time: entry {} does not hold its item's home and search text",
+                        "{name}: chunk {} is empty, out of order or not under its last entry",
                         hex(&key)
                     ));
                 }
-            }
-        }
-        let names = ["by_time", "by_label", "by_source"];
-        let ids = [TreeId::ByTime, TreeId::ByLabel, TreeId::BySource];
-        for (n, tree) in [&self.by_time, &self.by_label, &self.by_source]
-            .into_iter()
-            .enumerate()
-        {
-            for entry in tree.iter() {
-                let (key, value) = entry?;
-                if let Some(counter) = count_key(ids[n], &key) {
-                    *counted.entry(counter).or_default() += 1;
+                if entries.len() > caps.max_entries.max(1)
+                    || (entries.len() > 1 && value.len() > caps.max_bytes)
+                {
+                    problems.push(format!("{name}: chunk {} is over its size caps", hex(&key)));
                 }
-                match expected.remove(&(n, key.to_vec())) {
-                    Some(home) => {
-                        if n > 0 && value.as_ref() != home.as_slice() {
-                            problems.push(format!(
-                                "{}: entry {} does not name its item's home section",
-                                names[n],
-                                hex(&key)
-                            ));
-                        }
+                previous = Some((group.to_vec(), bound));
+                for entry in entries {
+                    if let Some(counter) = group_count_key(tree, group) {
+                        *counted.entry(counter).or_default() += 1;
                     }
-                    None => problems.push(format!(
-                        "{}: entry {} points at no matching item",
-                        names[n],
-                        hex(&key)
-                    )),
+                    match expected.remove(&(tree, group.to_vec(), entry.suffix)) {
+                        Some(payload) if payload == entry.payload => {}
+                        Some(_) => problems.push(format!(
+                            "{name}: entry {} does not hold its item's home and text",
+                            hex(&entry.suffix)
+                        )),
+                        None => problems.push(format!(
+                            "{name}: entry {} in group {} points at no matching item",
+                            hex(&entry.suffix),
+                            hex(group)
+                        )),
+                    }
                 }
             }
         }
-        for (tree, key) in expected.keys() {
+        for (tree, group, suffix) in expected.keys() {
             problems.push(format!(
-                "{}: missing entry {} for a stored item",
-                names[*tree],
-                hex(key)
+                "{}: missing entry {} in group {} for a stored item",
+                tree.name(),
+                hex(suffix),
+                hex(group)
             ));
         }
         // Tombstones: each decodes, is no live item, and has exactly its expiry entry (and, for

@@ -7,7 +7,8 @@
 
 use super::xml::XmlWriter;
 use super::{
-    entry_urn, primary_source, rfc3339, summary_html, FeedMeta, SourceInfo, SourceLookup, MEDIA_NS,
+    entry_urn_parts, primary_source, summary_html, FeedMeta, Rfc3339, SourceInfo, SourceLookup,
+    MEDIA_NS,
 };
 use crate::store::Item;
 
@@ -22,7 +23,7 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
     w.open("feed", &feed_attrs);
     w.text("title", &[], &meta.title);
     w.text("id", &[], &meta.id);
-    w.text("updated", &[], &rfc3339(meta.updated));
+    w.text("updated", &[], Rfc3339::new(meta.updated).as_str());
     w.empty(
         "link",
         &[
@@ -55,12 +56,13 @@ fn alternate(w: &mut XmlWriter, href: &str) {
 /// One stored item as an `<entry>`.
 fn entry(w: &mut XmlWriter, item: &Item, source: &SourceInfo) {
     let title = super::display_title(item);
-    let updated = rfc3339(item.updated.max(item.published));
+    let updated = Rfc3339::new(item.updated.max(item.published));
+    let updated = updated.as_str();
     w.open("entry", &[]);
     w.text("title", &[], title);
-    w.text("id", &[], &entry_urn(item));
-    w.text("updated", &[], &updated);
-    w.text("published", &[], &rfc3339(item.published));
+    w.text_parts("id", &[], &entry_urn_parts(item));
+    w.text("updated", &[], updated);
+    w.text("published", &[], Rfc3339::new(item.published).as_str());
     if let Some(link) = &item.link {
         alternate(w, link);
     }
@@ -104,10 +106,12 @@ fn entry(w: &mut XmlWriter, item: &Item, source: &SourceInfo) {
         (None, Some(_), _) => {}
     }
     w.open("source", &[]);
-    let fallback_id = format!("urn:headwire:source:{}", source.id);
-    w.text("id", &[], source.url.as_deref().unwrap_or(&fallback_id));
+    match &source.url {
+        Some(url) => w.text("id", &[], url),
+        None => w.text_parts("id", &[], &["urn:headwire:source:", &source.id]),
+    }
     w.text("title", &[], &source.name);
-    w.text("updated", &[], &updated);
+    w.text("updated", &[], updated);
     if let Some(url) = &source.url {
         alternate(w, url);
     }

@@ -4,11 +4,11 @@
 //! `atom_syndication` crates), JSON Feed by `serde_json`.
 //!
 //! Rendering is pure: it takes items and a [`FeedMeta`] and returns bytes. Rules owned here:
-//! every text that reaches XML goes through [`xml_text`], which removes the characters XML 1.0
-//! forbids (so a control character scraped from a page can never break a reader); every summary
-//! goes through [`summary_html`] (ammonia: no script, style, event handlers or `javascript:`
-//! URLs, relative links made absolute) whatever the store holds; and every entry gets a stable
-//! id derived from the item id.
+//! every text that reaches XML goes through [`crate::text::xml_text`], which removes the
+//! characters XML 1.0 forbids (so a control character scraped from a page can never break a
+//! reader); every summary goes through [`summary_html`] (ammonia: no script, style, event
+//! handlers or `javascript:` URLs, relative links made absolute) whatever the store holds; and
+//! every entry gets a stable id derived from the item id.
 
 pub mod atom;
 pub mod json;
@@ -18,7 +18,7 @@ mod xml;
 use chrono::{DateTime, Utc};
 
 use crate::store::Item;
-use crate::text::xml_text;
+use crate::text::escape::{xml_blank, xml_text_trimmed};
 
 /// The Media RSS namespace (`media:content` for images, in RSS and Atom alike).
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
@@ -79,7 +79,7 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 /// The title a document shows: the stored one, or `(untitled)` when nothing printable would be
 /// left of it in XML (every format needs a title a reader can show).
 pub fn display_title(item: &Item) -> &str {
-    if xml_text(&item.title).trim().is_empty() {
+    if xml_blank(&item.title) {
         "(untitled)"
     } else {
         &item.title
@@ -95,17 +95,39 @@ pub fn summary_html(summary: &str, item_link: Option<&str>) -> String {
     if let Some(plain) = plain_summary_html(summary) {
         return plain;
     }
+    let relative = match item_link.and_then(|l| url::Url::parse(l).ok()) {
+        Some(base) => ammonia::UrlRelative::RewriteWithBase(base),
+        None => ammonia::UrlRelative::Deny,
+    };
+    let cleaned = SANITISER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut builder) => {
+            builder.url_relative(relative);
+            builder.clean(summary).to_string()
+        }
+        // Only reachable if cleaning re-entered this function; a fresh sanitiser answers the same.
+        Err(_) => {
+            let mut builder = sanitiser();
+            builder.url_relative(relative);
+            builder.clean(summary).to_string()
+        }
+    });
+    xml_text_trimmed(cleaned)
+}
+
+thread_local! {
+    /// This thread's sanitiser for [`summary_html`]: building ammonia's tag and attribute sets
+    /// cost more than cleaning a typical summary, so each thread builds them once and only the
+    /// relative-URL rule (it holds the item's base URL) is set per call.
+    static SANITISER: std::cell::RefCell<ammonia::Builder<'static>> =
+        std::cell::RefCell::new(sanitiser());
+}
+
+/// ammonia's defaults with links marked `noopener noreferrer`: the sanitiser [`summary_html`]
+/// uses, before its per-item relative-URL rule is set.
+fn sanitiser() -> ammonia::Builder<'static> {
     let mut builder = ammonia::Builder::default();
     builder.link_rel(Some("noopener noreferrer"));
-    match item_link.and_then(|l| url::Url::parse(l).ok()) {
-        Some(base) => {
-            builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base));
-        }
-        None => {
-            builder.url_relative(ammonia::UrlRelative::Deny);
-        }
-    }
-    xml_text(builder.clean(summary).to_string().trim())
+    builder
 }
 
 /// What [`summary_html`] returns for a summary with no markup (text, at most the entities
@@ -142,23 +164,64 @@ fn plain_summary_html(summary: &str) -> Option<String> {
             c => out.push(c),
         }
     }
-    Some(xml_text(out.trim()))
+    Some(xml_text_trimmed(out))
 }
 
 /// A stable URN for an item id (a UUID-shaped rendering of the 128-bit id).
 pub fn entry_urn(item: &Item) -> String {
-    let id = &item.id;
-    if id.len() == 32 {
-        format!(
-            "urn:uuid:{}-{}-{}-{}-{}",
-            &id[0..8],
-            &id[8..12],
-            &id[12..16],
-            &id[16..20],
-            &id[20..32]
-        )
-    } else {
-        format!("urn:headwire:{id}")
+    entry_urn_parts(item).concat()
+}
+
+/// [`entry_urn`] in pieces, for a writer to copy without joining them first.
+fn entry_urn_parts(item: &Item) -> [&str; 10] {
+    let id = item.id.as_str();
+    let uuid = (id.len() == 32)
+        .then(|| {
+            Some([
+                id.get(0..8)?,
+                id.get(8..12)?,
+                id.get(12..16)?,
+                id.get(16..20)?,
+                id.get(20..32)?,
+            ])
+        })
+        .flatten();
+    match uuid {
+        Some([a, b, c, d, e]) => ["urn:uuid:", a, "-", b, "-", c, "-", d, "-", e],
+        None => ["urn:headwire:", id, "", "", "", "", "", "", "", ""],
+    }
+}
+
+/// An RFC 3339 date (seconds, `Z`), exactly as [`rfc3339`] writes it, kept on the stack: the
+/// Atom writer puts three in every entry.
+struct Rfc3339([u8; 20]);
+
+impl Rfc3339 {
+    fn new(t: DateTime<Utc>) -> Rfc3339 {
+        use chrono::{Datelike as _, Timelike as _};
+        let t = feed_time(t);
+        // A leap second (nanoseconds past 10⁹) is written as second 60, as chrono does.
+        let second = t.second() + u32::from(t.nanosecond() >= 1_000_000_000);
+        // `feed_time` keeps the year within 1970..=9999: four digits.
+        let year = u32::try_from(t.year()).unwrap_or(0);
+        let mut out = *b"0000-00-00T00:00:00Z";
+        let digits = |slot: &mut [u8], mut value: u32| {
+            for byte in slot.iter_mut().rev() {
+                *byte = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        digits(&mut out[0..4], year);
+        digits(&mut out[5..7], t.month());
+        digits(&mut out[8..10], t.day());
+        digits(&mut out[11..13], t.hour());
+        digits(&mut out[14..16], t.minute());
+        digits(&mut out[17..19], second);
+        Rfc3339(out)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
@@ -251,7 +314,8 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::*;
     use super::*;
-    use crate::text::push_xml_escaped;
+    use crate::text::{push_xml_escaped, xml_text};
+    use proptest::strategy::Strategy as _;
 
     #[test]
     fn summaries_are_sanitised_and_absolutised() {
@@ -288,6 +352,169 @@ mod tests {
         }
     }
 
+    /// [`summary_html`] as it was before the sanitiser was kept per thread: a new ammonia
+    /// builder for every summary with markup. The kept sanitiser must answer exactly this.
+    fn summary_html_per_call(summary: &str, item_link: Option<&str>) -> String {
+        if let Some(plain) = plain_summary_html(summary) {
+            return plain;
+        }
+        let mut builder = ammonia::Builder::default();
+        builder.link_rel(Some("noopener noreferrer"));
+        match item_link.and_then(|l| url::Url::parse(l).ok()) {
+            Some(base) => {
+                builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base));
+            }
+            None => {
+                builder.url_relative(ammonia::UrlRelative::Deny);
+            }
+        }
+        xml_text(builder.clean(summary).to_string().trim())
+    }
+
+    /// Pieces of summaries as portals and hostile pages write them.
+    const SUMMARY_PIECES: &[&str] = &[
+        "<p>",
+        "</p>",
+        "<b>",
+        "</b>",
+        "<br>",
+        "<div class=\"x\" style=\"color:red\">",
+        "</div>",
+        "<a href=\"/rel/path.html\">",
+        "<a href=\"../up.html?a=1&amp;b=2\">",
+        "<a href=\"//cdn.example.net/x\">",
+        "<a href=\"#frag\">",
+        "<a href=\"?q=1\">",
+        "<a href=\"javascript:alert(2)\">",
+        "<a href=\"JaVaScRiPt:alert(3)\">",
+        "<a href=\"mailto:a@example.com\">",
+        "<a href=\"https://other.example.org/\" rel=\"x\">",
+        "<a href=\"data:text/html,<b>\">",
+        "<a href=\"rel.html\" target=\"_blank\">",
+        "</a>",
+        "<img src=\"/i.png\" onerror=\"bad()\">",
+        "<img src=\"i.png\" srcset=\"a.png 1x, /b.png 2x\">",
+        "<img src=\"javascript:x\">",
+        "<script>alert(1)</script>",
+        "<style>body{}</style>",
+        "<iframe src=\"/f\"></iframe>",
+        "<p onclick=\"steal()\">",
+        "<!-- c -->",
+        "<![CDATA[x]]>",
+        "&amp;",
+        "&lt;b&gt;",
+        "&quot;",
+        "&#39;",
+        "&nbsp;",
+        "&copy;",
+        "&#x1F600;",
+        "&bogus;",
+        "&",
+        "<",
+        ">",
+        "]]>",
+        "\"",
+        "'",
+        "\r\n",
+        "\t",
+        "\u{0}",
+        "\u{1}",
+        "\u{2}",
+        "\u{7F}",
+        "\u{85}",
+        "\u{FFFE}",
+        "\u{FFFF}",
+        "\u{A0}",
+        "\u{3000}",
+        "时政",
+        "抗疫进行时",
+        " ",
+        "  text  ",
+        "x",
+        "<table><tr><td>1</td></tr></table>",
+        "<ul><li>a<li>b</ul>",
+        "<svg><a href=\"/s\">s</a></svg>",
+        "<math><mi>x</mi></math>",
+        "<noscript><p>n</p></noscript>",
+        "<form action=\"/f\">",
+    ];
+
+    /// Item links: none, absolute ones, ones with markup-significant characters, and ones that
+    /// do not parse (then relative URLs are denied).
+    const ITEM_LINKS: &[Option<&str>] = &[
+        None,
+        Some("https://example.com/a/1.html"),
+        Some("https://example.com/a/1.html?x=1&y=2"),
+        Some("https://example.com/a?x=1&y=<2>"),
+        Some("http://news.example.cn/politics/2022/"),
+        Some("not a url"),
+        Some("/relative/only"),
+        Some("mailto:x@example.com"),
+        Some(""),
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// The per-thread sanitiser is only an optimisation: for any summary and any item link,
+        /// in any order of calls, it answers what a new builder per summary answered.
+        #[test]
+        fn the_kept_sanitiser_matches_a_new_one_per_summary(
+            calls in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::collection::vec(proptest::sample::select(SUMMARY_PIECES), 0..24)
+                            .prop_map(|pieces| pieces.concat()),
+                        "\\PC{0,60}",
+                    ],
+                    proptest::sample::select(ITEM_LINKS),
+                ),
+                1..4,
+            ),
+        ) {
+            for (summary, link) in &calls {
+                proptest::prop_assert_eq!(
+                    summary_html(summary, *link),
+                    summary_html_per_call(summary, *link),
+                    "summary {:?}, link {:?}", summary, link
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_kept_sanitiser_matches_on_hand_written_summaries() {
+        let summaries = [
+            HOSTILE_SUMMARY,
+            "<p>summary &amp; <b>more</b></p>",
+            "<p>记者从市卫健委获悉。<b>详情</b>见 <a href=\"/d/1.html\">全文</a></p>",
+            "<a href=\"javascript:alert(1)\">x</a><a href=\"rel.html\">y</a>",
+            "<img src=\"pic.jpg\"> <a href=\"//host/x\">h</a> <a href=\"#top\">t</a>",
+            "  <p> padded </p>  ",
+            "<script>only script</script>",
+            "",
+            "plain text & more",
+            "text &copy; 2022",
+            "\u{1}<b>ctrl</b>\u{FFFF}",
+        ];
+        // Alternate bases so a rule left from the previous call would show.
+        for round in 0..2 {
+            for (i, summary) in summaries.iter().enumerate() {
+                for link in ITEM_LINKS
+                    .iter()
+                    .cycle()
+                    .skip(i + round)
+                    .take(ITEM_LINKS.len())
+                {
+                    assert_eq!(
+                        summary_html(summary, *link),
+                        summary_html_per_call(summary, *link),
+                        "summary {summary:?}, link {link:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn plain_summaries_take_the_shortcut_and_markup_does_not() {
         assert_eq!(
@@ -314,6 +541,7 @@ mod tests {
 mod total {
     use super::fixtures::*;
     use super::*;
+    use chrono::Timelike as _;
     use proptest::prelude::*;
 
     /// Any instant chrono can hold, from year −262143 to +262142 (older stores and bugs).
@@ -476,6 +704,56 @@ mod total {
                 let date = entry["date_published"].as_str().unwrap_or("");
                 prop_assert!(DateTime::parse_from_rfc3339(date).is_ok(), "{:?}", date);
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn stack_dates_are_what_chrono_writes(t in any_time(), leap in any::<bool>()) {
+            let t = if leap {
+                // Leap seconds are stored as nanoseconds past 10⁹ at second 59.
+                t.with_nanosecond(1_500_000_000).unwrap_or(t)
+            } else {
+                t
+            };
+            let stack = Rfc3339::new(t);
+            prop_assert_eq!(stack.as_str(), rfc3339(t));
+        }
+
+        #[test]
+        fn urn_parts_join_to_the_urn(id in prop_oneof![
+            "[0-9a-f]{32}", "\\PC{0,40}", "[a-zé]{30,33}", Just(String::new()),
+        ]) {
+            let mut it = item(1, "x");
+            it.id = id;
+            let expected = match it.id.len() {
+                32 if it.id.is_ascii() => format!(
+                    "urn:uuid:{}-{}-{}-{}-{}",
+                    &it.id[0..8], &it.id[8..12], &it.id[12..16], &it.id[16..20], &it.id[20..32]
+                ),
+                32 => entry_urn(&it), // the old code could not slice it: no reference to compare
+                _ => format!("urn:headwire:{}", it.id),
+            };
+            prop_assert_eq!(entry_urn(&it), expected);
+        }
+    }
+
+    #[test]
+    fn leap_seconds_and_clamped_years_are_written_as_chrono_does() {
+        use chrono::TimeZone as _;
+        let leap = Utc
+            .with_ymd_and_hms(2016, 12, 31, 23, 59, 59)
+            .unwrap()
+            .with_nanosecond(1_000_000_000)
+            .unwrap();
+        assert_eq!(Rfc3339::new(leap).as_str(), "2016-12-31T23:59:60Z");
+        assert_eq!(Rfc3339::new(leap).as_str(), rfc3339(leap));
+        for t in [
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::UNIX_EPOCH,
+        ] {
+            assert_eq!(Rfc3339::new(t).as_str(), rfc3339(t));
         }
     }
 

@@ -7,7 +7,7 @@
 //! article text, when stored and asked for, in `<content:encoded>`.
 
 use super::xml::XmlWriter;
-use super::{entry_urn, primary_source, summary_html, FeedMeta, SourceLookup, MEDIA_NS};
+use super::{entry_urn_parts, primary_source, summary_html, FeedMeta, SourceLookup, MEDIA_NS};
 
 /// The RSS content module's namespace (`content:encoded`: the full article text).
 const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
@@ -88,7 +88,7 @@ pub fn render(items: &[Item], meta: &FeedMeta, lookup: SourceLookup<'_>) -> Stri
                 &[("url", image), ("medium", "image"), ("type", mime)],
             );
         }
-        w.text("guid", &[("isPermaLink", "false")], &entry_urn(item));
+        w.text_parts("guid", &[("isPermaLink", "false")], &entry_urn_parts(item));
         w.text("pubDate", &[], &super::rfc822(item.published));
         let source_url = source.url.as_deref().unwrap_or(meta.site_url.as_str());
         w.text("source", &[("url", source_url)], &source.name);

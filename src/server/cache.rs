@@ -7,8 +7,9 @@
 //! leaves it valid, so a live store that commits a page every second only re-renders the feeds
 //! of the sections that changed; a feed over everything (no filter) depends on every commit. A
 //! re-render whose items did not change gets the same ETag (it is the body's hash), so readers
-//! keep getting `304`s. The next insert drops every stale entry. A feed filtered by a relative
-//! `since` (`6h`) also expires when the minute changes. Only requests that passed parsing and
+//! keep getting `304`s. The first insert after a commit drops every stale entry (an insert
+//! with no commit since the last sweep skips it: nothing can have gone stale). A feed filtered
+//! by a relative `since` (`6h`) also expires when the minute changes. Only requests that passed parsing and
 //! the token check are ever inserted, so a hit needs neither (the cache is cleared when the
 //! configuration changes). The cache is bounded in bytes (bodies, compressed copies and keys)
 //! and evicts the least recently used entries first.
@@ -145,6 +146,9 @@ struct Entry {
 struct Inner {
     entries: HashMap<u64, Entry>,
     bytes: usize,
+    /// The store generation ([`crate::store::Store::generation`]) of the last sweep for stale
+    /// entries: while it has not changed, no feed generation has, so no entry went stale.
+    swept_at: Option<u64>,
 }
 
 /// A byte-bounded LRU of rendered feeds.
@@ -199,6 +203,11 @@ impl RenderCache {
 
     /// Stores a rendering built from `deps` at their `generation`: drops every entry that is
     /// stale by `generation_of`, then the least recently used ones until everything fits.
+    ///
+    /// `store_generation` is the store's generation ([`crate::store::Store::generation`]),
+    /// read before the call: it changes with every commit, so when it is the one the last
+    /// sweep saw, no entry can have gone stale since and the sweep (one `generation_of` per
+    /// entry) is skipped.
     #[allow(clippy::too_many_arguments)] // each argument is one fact about the rendering
     pub fn put(
         &self,
@@ -208,6 +217,7 @@ impl RenderCache {
         generation: u64,
         minute: Option<i64>,
         rendered: Arc<Rendered>,
+        store_generation: u64,
         generation_of: impl Fn(&FeedDeps) -> u64,
     ) {
         // Compressed copies grow an entry after insertion; budget for them up front.
@@ -216,14 +226,21 @@ impl RenderCache {
             return;
         }
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let Inner { entries, bytes } = &mut *inner;
-        entries.retain(|_, e| {
-            let keep = generation_of(&e.deps) == e.generation;
-            if !keep {
-                *bytes -= e.charged;
-            }
-            keep
-        });
+        let Inner {
+            entries,
+            bytes,
+            swept_at,
+        } = &mut *inner;
+        if *swept_at != Some(store_generation) {
+            entries.retain(|_, e| {
+                let keep = generation_of(&e.deps) == e.generation;
+                if !keep {
+                    *bytes -= e.charged;
+                }
+                keep
+            });
+            *swept_at = Some(store_generation);
+        }
         let key = hash(format, query);
         if let Some(old) = entries.remove(&key) {
             *bytes -= old.charged;
@@ -239,6 +256,11 @@ impl RenderCache {
             if let Some(old) = entries.remove(&oldest) {
                 *bytes -= old.charged;
             }
+        }
+        if generation_of(&deps) != generation {
+            // A commit touched this feed while it was being rendered: it is stale already, and
+            // the next insert must drop it as before.
+            *swept_at = None;
         }
         *bytes += charged;
         entries.insert(
@@ -261,6 +283,7 @@ impl RenderCache {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.entries.clear();
         inner.bytes = 0;
+        inner.swept_at = None;
     }
 
     /// Bytes currently charged.
@@ -304,6 +327,11 @@ mod tests {
         }
     }
 
+    /// The store generation those feed generations imply: it changes with every one of them.
+    fn store_gen(map: &std::cell::RefCell<HashMap<String, u64>>) -> u64 {
+        map.borrow().values().sum()
+    }
+
     fn deps(name: &str) -> FeedDeps {
         FeedDeps {
             labels: vec![name.to_string()],
@@ -317,18 +345,27 @@ mod tests {
         let now = generations(&gens);
         // Each entry is charged 2 × 100 body bytes + key + 64 = 265: two fit in 700, not three.
         let cache = RenderCache::new(700);
-        cache.put(0, "a", deps("a"), 1, None, r(100), &now);
-        cache.put(0, "b", deps("b"), 0, None, r(100), &now);
+        cache.put(0, "a", deps("a"), 1, None, r(100), store_gen(&gens), &now);
+        cache.put(0, "b", deps("b"), 0, None, r(100), store_gen(&gens), &now);
         assert!(cache.get(0, "a", &now, || 0).is_some());
         assert!(
             cache.get(1, "a", &now, || 0).is_none(),
             "format is part of the key"
         );
-        cache.put(0, "c", deps("c"), 0, None, r(100), &now); // evicts b (least recently used)
+        cache.put(0, "c", deps("c"), 0, None, r(100), store_gen(&gens), &now); // evicts b (least recently used)
         assert!(cache.get(0, "b", &now, || 0).is_none());
         assert!(cache.get(0, "a", &now, || 0).is_some());
         assert!(cache.bytes() <= 700);
-        cache.put(0, "huge", deps("h"), 0, None, r(10_000), &now);
+        cache.put(
+            0,
+            "huge",
+            deps("h"),
+            0,
+            None,
+            r(10_000),
+            store_gen(&gens),
+            &now,
+        );
         assert!(cache.get(0, "huge", &now, || 0).is_none());
         cache.clear();
         assert!(cache.is_empty());
@@ -340,8 +377,26 @@ mod tests {
         let gens = std::cell::RefCell::new(HashMap::new());
         let now = generations(&gens);
         let cache = RenderCache::new(10_000);
-        cache.put(0, "section=a", deps("a"), 0, None, r(10), &now);
-        cache.put(0, "section=b", deps("b"), 0, None, r(10), &now);
+        cache.put(
+            0,
+            "section=a",
+            deps("a"),
+            0,
+            None,
+            r(10),
+            store_gen(&gens),
+            &now,
+        );
+        cache.put(
+            0,
+            "section=b",
+            deps("b"),
+            0,
+            None,
+            r(10),
+            store_gen(&gens),
+            &now,
+        );
         // A commit touches b only.
         gens.borrow_mut().insert("b".into(), 7);
         assert!(
@@ -353,12 +408,99 @@ mod tests {
             "b is stale"
         );
         // The next insert drops the stale entry and keeps the valid one.
-        cache.put(0, "section=c", deps("c"), 0, None, r(10), &now);
+        cache.put(
+            0,
+            "section=c",
+            deps("c"),
+            0,
+            None,
+            r(10),
+            store_gen(&gens),
+            &now,
+        );
         assert_eq!(cache.len(), 2);
         assert!(cache.get(0, "section=a", &now, || 0).is_some());
         // Re-rendered at b's new generation, it is valid again.
-        cache.put(0, "section=b", deps("b"), 7, None, r(10), &now);
+        cache.put(
+            0,
+            "section=b",
+            deps("b"),
+            7,
+            None,
+            r(10),
+            store_gen(&gens),
+            &now,
+        );
         assert!(cache.get(0, "section=b", &now, || 0).is_some());
+    }
+
+    #[test]
+    fn inserts_without_a_commit_skip_the_sweep_but_never_keep_stale_entries_past_one() {
+        let gens = std::cell::RefCell::new(HashMap::new());
+        let now = generations(&gens);
+        let cache = RenderCache::new(100_000);
+        let calls = std::cell::Cell::new(0);
+        let counted = |d: &FeedDeps| {
+            calls.set(calls.get() + 1);
+            now(d)
+        };
+        for name in ["a", "b", "c", "d"] {
+            cache.put(0, name, deps(name), 0, None, r(10), 5, counted);
+        }
+        // One sweep of the empty cache on the first insert, then one check of each new entry.
+        assert_eq!(calls.get(), 4);
+        assert_eq!(cache.len(), 4);
+        // A rendering that a commit overtook (its generation is older than its feed's) is
+        // stale at birth: never served, and dropped by the next insert although the caller's
+        // store generation did not move.
+        gens.borrow_mut().insert("e".into(), 3);
+        cache.put(0, "e", deps("e"), 0, None, r(10), 5, &now);
+        assert!(cache.get(0, "e", &now, || 0).is_none());
+        cache.put(0, "f", deps("f"), 0, None, r(10), 5, &now);
+        assert!(cache.get(0, "e", &now, || 0).is_none());
+        assert_eq!(cache.len(), 5);
+        // A commit (the store generation moves) makes the next insert sweep.
+        gens.borrow_mut().insert("a".into(), 9);
+        assert!(cache.get(0, "a", &now, || 0).is_none());
+        cache.put(0, "g", deps("g"), 0, None, r(10), 6, &now);
+        assert_eq!(cache.len(), 5);
+        assert!(cache.get(0, "b", &now, || 0).is_some());
+        // Clearing forgets the sweep too.
+        cache.clear();
+        gens.borrow_mut().insert("h".into(), 1);
+        cache.put(0, "h", deps("h"), 1, None, r(10), 6, &now);
+        assert!(cache.get(0, "h", &now, || 0).is_some());
+    }
+
+    /// What an insert into a full cache costs: `cargo test --release -- --ignored put_cost`.
+    #[test]
+    #[ignore]
+    fn put_cost() {
+        let gens = std::cell::RefCell::new(HashMap::new());
+        let now = generations(&gens);
+        // About what the default 32 MB holds of 42 KB Atom bodies.
+        let cache = RenderCache::new(32 << 20);
+        let body = r(42_000);
+        let n = 20_000u32;
+        // A store generation that moves on every insert makes every insert sweep, as all did
+        // before the sweep was skipped between commits.
+        for (label, moving) in [
+            ("no commit between inserts", false),
+            ("a commit before every insert", true),
+        ] {
+            cache.clear();
+            let started = std::time::Instant::now();
+            for i in 0..n {
+                let name = format!("sec{i}");
+                let store = if moving { u64::from(i) } else { 1 };
+                cache.put(0, &name, deps(&name), 0, None, body.clone(), store, &now);
+            }
+            let per_put = started.elapsed() / n;
+            eprintln!(
+                "put_cost ({label}): {per_put:?} per insert, {} entries held",
+                cache.len()
+            );
+        }
     }
 
     #[test]
@@ -373,6 +515,7 @@ mod tests {
             0,
             Some(100),
             r(10),
+            store_gen(&gens),
             &now,
         );
         assert!(cache.get(0, "since=6h", &now, || 100).is_some());

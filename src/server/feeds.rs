@@ -267,6 +267,7 @@ async fn render_miss(
             generation,
             query.since_relative.then(|| unix_minute(now)),
             rendered.clone(),
+            store.generation(),
             |deps| store.feed_generation(&deps.labels, &deps.sources),
         );
         Ok::<_, FeedError>(rendered)

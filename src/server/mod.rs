@@ -260,6 +260,7 @@ mod tests {
             1,
             None,
             rendered,
+            1,
             |_: &FeedDeps| 1,
         );
         assert_eq!(state.cache.len(), 1);

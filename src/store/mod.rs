@@ -13,15 +13,20 @@
 //!   5 → 6 upgrade moves them, 256 per transaction
 //! - `locations`: item id → home prefix + inverted published time (16 bytes), the first half of
 //!   its `stories` key (lookups by id: identity resolution, `/item`, full text)
-//! - `by_time`: inverted published time + id → home prefix + the story's folded search text
+//! - `time_index`, `label_index`, `source_index`: packed indexes (`chunk.rs`): each holds
+//!   groups of entries (inverted published time + id, 24 bytes) packed into multi-entry chunks
+//!   keyed by group + the suffix of the chunk's oldest entry (64 entries or 16 KiB per time
+//!   chunk, 128 or 8 KiB per label or source chunk), so an index costs sled one key per chunk
+//!   rather than one per entry. `time_index` has one group (the merged feed), whose entries
+//!   carry the home prefix and the folded search text
 //!   ([`crate::normalize::search::search_text`], written with the item), so `?q=` reads it
-//!   without decoding or folding items, and the merged feed finds each record without a
-//!   `locations` read
-//! - `by_label`: hash(folded label) + inverted time + id → home prefix — page labels and the
-//!   `source/section` keys of sections that saw the story after its home section (the home
-//!   section's feed reads `stories`). Section ids and names are not indexed: the server
-//!   resolves them to section keys through the config
-//! - `by_source`: hash(source id) + inverted time + id → home prefix
+//!   without decoding or folding items. `label_index` groups by hash(folded label): page labels
+//!   and the `source/section` keys of sections that saw the story after its home section (the
+//!   home section's feed reads `stories`); section ids and names are not indexed, the server
+//!   resolves them to section keys through the config. `source_index` groups by hash(source
+//!   id). Label and source entries carry the home prefix, so a scan finds each record without a
+//!   `locations` read. Layouts 1–5 kept one key per entry in `by_time`, `by_label` and
+//!   `by_source` (emptied by the 5 → 6 upgrade)
 //! - `titles`: hash(folded title) + id → published millis. The id is a stored item or, after
 //!   retention deleted it, a tombstone (so a deleted story's title still blocks its return)
 //! - `aliases`: id of an identity merged into another item by title → that item's id
@@ -32,7 +37,7 @@
 //! - `meta`: schema version, item count, last change, `source/<id>` for every source that
 //!   has ever owned an item (so a sweep also reaches sources removed from the config), and
 //!   `count/l|s` + 8-byte prefix → number of items under that label (its `stories` cluster plus
-//!   its `by_label` entries) / `by_source` entries under that prefix
+//!   its `label_index` entries) / in that source
 //!   (so the index page and `/api/status` never scan an index), and `listed/` + `source/section`
 //!   → the ids that section's latest successful poll listed (16 bytes each), `count/text` and
 //!   `count/fail` (entries of `content` / `text_state`), and `secret/<name>` → 32 random bytes
@@ -85,7 +90,7 @@
 //! bulk loads: call [`Store::flush`] after the last batch.
 //!
 //! The module is split by concern: `layout` (keys and their encodings), `record` (the binary
-//! item record), `batch`
+//! item record), `chunk` (packed index chunks), `batch`
 //! (applying a polled page and the one-transaction commit), `query` (feed scans), `retention`
 //! (sweeps and tombstones), `migrate` (upgrades from older layouts) and `verify` (the
 //! consistency check); this file holds the public types and opening the store.
@@ -161,7 +166,7 @@ pub struct Item {
     pub sections: Vec<String>,
     /// Display labels: section names and page labels, in order first seen.
     pub labels: Vec<String>,
-    /// Folded keys indexed in `by_label` (section ids, names, page labels).
+    /// Folded label keys: the home section key first, then page labels and later sections (all but the home one are in `label_index`).
     pub label_keys: Vec<String>,
     /// Folded title used for cross-source matching.
     pub title_key: String,

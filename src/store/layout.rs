@@ -62,8 +62,15 @@ pub fn item_id(identity: &str) -> [u8; 16] {
     xxh3_128(identity.as_bytes()).to_be_bytes()
 }
 
+/// Lower-case hex of `bytes` (every decoded item's id: one allocation, no formatting).
 pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 pub(super) fn unhex(text: &str) -> Option<[u8; 16]> {
@@ -180,12 +187,12 @@ pub(super) fn index_entries(item: &Item, id: &[u8; 16]) -> Vec<IndexEntry> {
 pub(super) fn chunk_caps(tree: TreeId) -> ChunkCaps {
     match tree {
         TreeId::TimeIndex => ChunkCaps {
-            max_entries: 64,
-            max_bytes: 16 * 1024,
+            max_entries: 16,
+            max_bytes: 4 * 1024,
         },
         _ => ChunkCaps {
-            max_entries: 128,
-            max_bytes: 8 * 1024,
+            max_entries: 64,
+            max_bytes: 4 * 1024,
         },
     }
 }

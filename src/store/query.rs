@@ -194,7 +194,7 @@ impl Store {
         // label's own stories are one scan of their `stories` cluster (records, no further
         // read); items indexed under it from elsewhere, a source's or the merged feed's items
         // come from an index whose value names the record's cluster.
-        let mut scans: Vec<FeedScan> = Vec::new();
+        let mut scans: Vec<FeedScan> = Vec::with_capacity(query.labels.len() * 2 + 1);
         if !query.labels.is_empty() {
             for label in &query.labels {
                 let prefix = prefix8(label);

@@ -1089,3 +1089,15 @@ fn version_4_store_gets_the_search_text_of_items_stored_before_it_was_kept() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].title, "上海新增确诊病例");
 }
+
+#[test]
+fn hex_writes_lower_case_pairs_that_unhex_reads_back() {
+    for seed in ["", "a", "link:1", "另一个"] {
+        let id = item_id(seed);
+        let text = hex(&id);
+        let formatted: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(text, formatted);
+        assert_eq!(unhex(&text), Some(id));
+    }
+    assert_eq!(hex(&[0x00, 0x0f, 0xf0, 0xff]), "000ff0ff");
+}

@@ -7,6 +7,8 @@
 #                          vs nginx rotating over 1,000 static files of the same size
 #   3. store scaling       query + Atom render in-process at 10k / 100k / 1M items, alternated;
 #                          store open time and disk size at 1M
+#   3b. search             `?q=` in-process at 100k and 1M items: no match, one story, common
+#                          words (BENCH_ONLY=search re-runs it on an earlier run's stores)
 #   4. polling             `headwire poll --once` over 1,000 ~100 KB pages served by nginx, then
 #                          again with every page answering 304; getrusage via bash `time`
 #   5. memory              VmHWM of `headwire serve` through 1–2 at 100k and at 1M items
@@ -361,6 +363,20 @@ for round in $(seq 1 "$ROUNDS"); do
             done
         fi
         stop_serve
+    done
+done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3b. Search: `?q=` in-process at 100k and BIG items (stores of step 3)
+# ---------------------------------------------------------------------------------------------
+step_search() {
+for size in "${SIZES[@]:1}"; do
+    log "search at $size items: 20 rounds of no-match, one-story and common-word queries"
+    line=$("$BENCH" search --data "$W/store-$size" --rounds 20 --items "$size")
+    log "size $size: $line"
+    for k in none_median_ms none_p99_ms rare_median_ms rare_p99_ms common_median_ms common_p99_ms all_p99_ms rare_found; do
+        put "search_${size}_$k" "$(field "$k" "$line")"
     done
 done
 }
@@ -792,6 +808,13 @@ hwm_100k_mb=$(calc "$(get serve_hwm_100000_kb) / 1024" 1)
 mb() { calc "$1 / 1048576" 1; }
 commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 BIG_LABEL=$(awk -v n="$BIG" 'BEGIN { if (n >= 1e6) printf "%gM", n / 1e6; else printf "%gk", n / 1e3 }')
+# Store work per new item: the fill's wall time per item (pages of 30 through
+# `Store::apply_batch_deferred`; includes building the observations, ~5% of it).
+store_us_100k=$(calc "1000000 / $(get fill_100000_rate)" 1)
+store_us_big=$(calc "1000000 / $(get fill_${BIG}_rate)" 1)
+disk_item_kb=$(calc "$(get disk_bytes_big) / $BIG / 1024" 2)
+search_100k=$(get search_100000_all_p99_ms)
+search_big=$(get "search_${BIG}_all_p99_ms")
 
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 MEM_GIB=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
@@ -828,6 +851,9 @@ Rerun with \`bench/run.sh\` (see the README); every number below comes from that
 | 3 | store scaling: CPU per warm query+render, ${BIG_LABEL} / 10k | ${q_ratio}× (${QC[10000]} → ${QC[100000]} → ${QC[$BIG]} ms; rounds: ${q_pairs% }) | ≤ 1.5× | $(yesno "$q_ratio <= 1.5") |
 | 3 | store scaling: wall median per warm query, first touch, ${BIG_LABEL} / 10k | ${q_wall_ratio}× (${QW[10000]} → ${QW[$BIG]} ms), ${q_first_ratio}× (${QF[10000]} → ${QF[$BIG]} ms) | (context) | |
 | 3 | store at ${BIG_LABEL} items: open time, disk | ${QO[$BIG]} ms, $(mb "$(get disk_bytes_big)") MiB | (reported) | |
+| 3 | disk per item at ${BIG_LABEL} items | ${disk_item_kb} KiB | < 1.5 KiB | $(yesno "$disk_item_kb < 1.5") |
+| 3 | store work per new item (fill, pages of 30), 100k / ${BIG_LABEL} | ${store_us_100k} / ${store_us_big} µs | < 30 µs | $(yesno "$store_us_big < 30") |
+| 3b | \`q=\` search p99 (no match, one story, common words), 100k / ${BIG_LABEL} | ${search_100k:-–} / ${search_big:-–} ms | < 50 / < 200 ms | $(yesno "${search_100k:-1e9} < 50 && ${search_big:-1e9} < 200") |
 | 4 | polling 1,000 pages: wall time | ${b4_wall} s | < 10 s | $(yesno "$b4_wall < 10") |
 | 4 | polling: CPU per page | ${b4_cpu_page_ms} ms | < 3 ms | $(yesno "$b4_cpu_page_ms < 3") |
 | 4 | polling: CPU full / all-304 | ${b4_cpu_ratio}× (${b4_cpu} s vs ${b4_304_cpu} s) | ≥ 10× | $(yesno "$b4_cpu_ratio >= 10") |
@@ -933,6 +959,21 @@ EOF
     done
     cat <<EOF
 
+### Search (\`bench search\`)
+
+\`?q=\` the way the server runs it (\`Store::query\` with folded words, limit 50, no time budget),
+in-process on the same stores, 20 queries of each kind: a word no story holds (every search text
+is read), a headline's unique number (one story anywhere in time; found $(get search_100000_rare_found) of 20 at 100k)
+and a common headline word (50 found among the newest).
+
+| items | no match median / p99 ms | one story median / p99 ms | common word median / p99 ms | all p99 ms |
+|---|---|---|---|---|
+EOF
+    for size in "${SIZES[@]:1}"; do
+        echo "| $(commas "$size") | $(get "search_${size}_none_median_ms") / $(get "search_${size}_none_p99_ms") | $(get "search_${size}_rare_median_ms") / $(get "search_${size}_rare_p99_ms") | $(get "search_${size}_common_median_ms") / $(get "search_${size}_common_p99_ms") | $(get "search_${size}_all_p99_ms") |"
+    done
+    cat <<EOF
+
 ## 4. Polling
 
 1,000 distinct list pages of $(get page_bytes) bytes on average (examples/bench.rs \`portal\`:
@@ -985,6 +1026,7 @@ BENCH_ONLY=fulltext bench/run.sh               # 8 only: full text on/off, conte
 cargo build --release --examples --bins
 target/release/examples/bench fill --data D --from 0 --to 10000 --start-epoch S   # then 100000, ${BIG}
 target/release/examples/bench query --data D-SIZE --rounds 100   # sizes alternated; --spread 2000 for misses
+target/release/examples/bench search --data D-SIZE --rounds 20 --items SIZE   # 3b, 100k and 1M
 wrk -t2 -c64 -d${DUR}s -s bench/wrk_report.lua 'http://127.0.0.1:PORT${HOT_QUERY}'   # headwire, then nginx
 BENCH_ROTATE=feed wrk -t2 -c64 -d${DUR}s -s bench/wrk_report.lua http://127.0.0.1:PORT/     # uncached
 target/release/examples/bench portal --dir WWW --port NGINX_PORT --out poll.toml
@@ -1020,6 +1062,12 @@ if [[ ${BENCH_ONLY:-} == live ]]; then
     step_report
     exit 0
 fi
+if [[ ${BENCH_ONLY:-} == search ]]; then
+    # Re-run 3b only, on the stores of an earlier run (BENCH_WORK names its directory).
+    step_search
+    step_report
+    exit 0
+fi
 if [[ ${BENCH_ONLY:-} == fulltext ]]; then
     # Run 8 alone (about 3 minutes) and rewrite only section 8 of the report.
     start_nginx
@@ -1028,6 +1076,7 @@ if [[ ${BENCH_ONLY:-} == fulltext ]]; then
     exit 0
 fi
 step_store
+step_search
 start_nginx
 step_serve
 step_live

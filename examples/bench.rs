@@ -148,6 +148,19 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         spread: usize,
     },
+    /// Time `?q=` searches the way the server runs them (`Store::query` with folded words,
+    /// limit 50, no deadline): words no story holds (every search text read), a headline's
+    /// unique number (one story, anywhere in time) and common headline words (50 found
+    /// early); `rounds` of each.
+    Search {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Items in the store (the unique numbers are drawn from 0..items).
+        #[arg(long)]
+        items: u64,
+    },
     /// Write a feeds.toml for `headwire serve` over a filled store.
     ServeConfig {
         #[arg(long)]
@@ -235,6 +248,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rounds,
             spread,
         } => query(&data, rounds, spread),
+        Command::Search {
+            data,
+            rounds,
+            items,
+        } => search(&data, rounds, items),
         Command::ServeConfig {
             out,
             live,
@@ -512,6 +530,57 @@ fn query(data: &Path, rounds: usize, spread: usize) -> Result<(), Box<dyn std::e
         percentile(&spread_times, 50.0),
         percentile(&spread_times, 99.0),
         spread_times.len(),
+        proc_status_kb("VmHWM:"),
+    );
+    Ok(())
+}
+
+fn search(data: &Path, rounds: usize, items: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Store::open(data)?;
+    let run = |words: Vec<String>| -> Result<(Duration, usize), Box<dyn std::error::Error>> {
+        let started = Instant::now();
+        let q = Query {
+            words,
+            limit: 50,
+            ..Query::default()
+        };
+        let found = store.query(&q, &|_| true)?.len();
+        Ok((started.elapsed(), found))
+    };
+    // One untimed pass so the first class does not pay for warming sled's cache alone.
+    run(vec![fold_label("热身")])?;
+    let mut none = Vec::new();
+    let mut rare = Vec::new();
+    let mut common = Vec::new();
+    let mut found_rare = 0usize;
+    for round in 0..rounds as u64 {
+        let (t, found) = run(vec![fold_label(&format!("无此词{round}"))])?;
+        if found != 0 {
+            return Err(format!("a word no story holds matched {found}").into());
+        }
+        none.push(t);
+        // A stride that lands all over the store's time range.
+        let n = round.wrapping_mul(7_919).wrapping_add(13) % items.max(1);
+        let (t, found) = run(vec![fold_label(&format!("（{n}）"))])?;
+        found_rare += found;
+        rare.push(t);
+        let (t, _) = run(vec![fold_label(WORDS[(round as usize) % WORDS.len()])])?;
+        common.push(t);
+    }
+    let mut all: Vec<Duration> = none.iter().chain(&rare).chain(&common).copied().collect();
+    for v in [&mut none, &mut rare, &mut common, &mut all] {
+        v.sort();
+    }
+    println!(
+        "search none_median_ms={:.3} none_p99_ms={:.3} rare_median_ms={:.3} rare_p99_ms={:.3} common_median_ms={:.3} common_p99_ms={:.3} all_p99_ms={:.3} queries={} rare_found={found_rare} hwm_kb={}",
+        percentile(&none, 50.0),
+        percentile(&none, 99.0),
+        percentile(&rare, 50.0),
+        percentile(&rare, 99.0),
+        percentile(&common, 50.0),
+        percentile(&common, 99.0),
+        percentile(&all, 99.0),
+        all.len(),
         proc_status_kb("VmHWM:"),
     );
     Ok(())

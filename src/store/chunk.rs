@@ -510,6 +510,25 @@ pub(super) fn scan_group(tree: &sled::Tree, name: &'static str, group: &[u8]) ->
     }
 }
 
+/// [`scan_group`] from the chunk that holds (or would hold) `from` on: entries older than or
+/// equal to `from` and the rest of that chunk's entries (the caller skips those newer than
+/// `from`), so a scan of old entries does not decode the group's newer chunks.
+pub(super) fn scan_group_from(
+    tree: &sled::Tree,
+    name: &'static str,
+    group: &[u8],
+    from: &Suffix,
+) -> GroupScan {
+    GroupScan {
+        name,
+        group: group.to_vec(),
+        chunks: group_range(tree, group, Bound::Included(key_of(group, from)), None),
+        current: Vec::new().into_iter(),
+        bound: None,
+        failed: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,6 +651,38 @@ mod tests {
             .collect();
         change(&t, &g, batch, vec![]);
         assert_eq!(sizes(&t, &g), vec![3, 4, 4, 4]);
+    }
+
+    #[test]
+    fn a_scan_from_a_suffix_starts_at_the_chunk_that_holds_it() {
+        let t = tree();
+        let g = [b's', 4];
+        let other = [b's', 5];
+        change(
+            &t,
+            &g,
+            (0..10u64).map(|a| entry(a * 10, b"")).collect(),
+            vec![],
+        );
+        change(&t, &other, vec![entry(1000, b"")], vec![]);
+        for from in [0u64, 5, 30, 35, 90, 95] {
+            let got: Vec<Suffix> = scan_group_from(&t, "test", &g, &sfx(from, 1))
+                .map(|e| e.unwrap().suffix)
+                .filter(|s| *s >= sfx(from, 1))
+                .collect();
+            let want: Vec<Suffix> = (0..10u64)
+                .map(|a| sfx(a * 10, 1))
+                .filter(|s| *s >= sfx(from, 1))
+                .collect();
+            assert_eq!(got, want, "from {from}");
+            // Everything before the chunk that holds `from` is skipped.
+            let first = scan_group_from(&t, "test", &g, &sfx(from, 1)).next();
+            let first = first.map(|e| e.unwrap().suffix);
+            assert!(
+                first.is_none_or(|s| s >= sfx(from.saturating_sub(40), 1)),
+                "from {from}"
+            );
+        }
     }
 
     #[test]

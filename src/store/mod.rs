@@ -124,7 +124,9 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
-use chunk::{plan_group, scan_group, ChunkCaps, Entry, GroupScan, Suffix, SUFFIX_LEN};
+use chunk::{
+    plan_group, scan_group, scan_group_from, ChunkCaps, Entry, GroupScan, Suffix, SUFFIX_LEN,
+};
 pub use content::{TextCounts, TextFetchState, TEXT_SCAN_ITEMS};
 use layout::*;
 pub use layout::{

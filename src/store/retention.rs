@@ -148,7 +148,8 @@ impl Store {
                     .checked_add_signed(PUBLISHED_TOLERANCE)
                     .unwrap_or(now);
                 let start = suffix_of(cutoff, &[0xff; 16]);
-                for entry in scan_group(&self.source_index, "source_index", &prefix) {
+                let older = scan_group_from(&self.source_index, "source_index", &prefix, &start);
+                for entry in older {
                     let entry = entry?;
                     if entry.suffix <= start {
                         continue;

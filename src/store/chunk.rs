@@ -297,16 +297,14 @@ fn rechunk(entries: Vec<Entry>, caps: ChunkCaps) -> Vec<Vec<Entry>> {
     chunks
 }
 
-/// Plans one change to one group: reads the chunks that cover every suffix in `adds` and
-/// `removes` (the contiguous run from the first chunk with bound >= the smallest suffix through
-/// the first with bound >= the largest; the group's last chunk when the whole change is older
-/// than every entry), applies the change in memory (an add replaces the payload of an existing
-/// suffix; a remove wins over an add of the same suffix; removing an absent suffix does nothing),
-/// re-chunks the run ([`rechunk`]) and returns the writes that differ from what is stored.
-///
-/// When re-chunking splits the run into more chunks than it had, the run's newer neighbour chunk
-/// is read too and re-chunked with it if that saves a key: an insert into a full chunk then moves
-/// its newest entry into the neighbour instead of leaving a one-entry chunk behind.
+/// Plans one change to one group: reads only the chunks that hold (or would hold) a changed
+/// suffix — the first chunk with bound >= it; for suffixes older than every entry, the group's
+/// last chunk, which they extend — applies the change to each of them in memory (an add replaces
+/// the payload of an existing suffix; a remove wins over an add of the same suffix; removing an
+/// absent suffix does nothing), re-chunks each touched chunk on its own ([`rechunk`]: a chunk
+/// that outgrows the caps splits within its own range) and returns the writes that differ from
+/// what is stored. A page whose stories are spread over months touches one chunk per story,
+/// never the run of chunks between them.
 pub(super) fn plan_group(
     tree: &sled::Tree,
     name: &'static str,
@@ -316,38 +314,42 @@ pub(super) fn plan_group(
     caps: ChunkCaps,
 ) -> Result<GroupPlan, StoreError> {
     let removes: BTreeSet<Suffix> = removes.into_iter().collect();
-    let adds: BTreeMap<Suffix, Vec<u8>> = adds
+    let mut adds: BTreeMap<Suffix, Vec<u8>> = adds
         .into_iter()
         .map(|entry| (entry.suffix, entry.payload))
         .collect();
-    let lowest = adds.keys().next().into_iter().chain(removes.first()).min();
-    let highest = adds
-        .keys()
-        .next_back()
-        .into_iter()
-        .chain(removes.last())
-        .max();
-    let (Some(&lowest), Some(&highest)) = (lowest, highest) else {
+    for suffix in &removes {
+        adds.remove(suffix);
+    }
+    let changed: BTreeSet<Suffix> = adds.keys().chain(removes.iter()).copied().collect();
+    if changed.is_empty() {
         return Ok(GroupPlan::default());
-    };
-
+    }
+    // The touched chunks, ascending; `tail` is set when some change is older than every entry
+    // (it then names the group's last chunk, if the group has any).
     let mut loaded: Vec<Chunk> = Vec::new();
-    let start = Bound::Included(key_of(group, &lowest));
-    for pair in group_range(tree, group, start, None) {
-        let (key, value) = pair?;
-        if !is_group_key(group, &key) {
+    let mut older_than_all = false;
+    for suffix in &changed {
+        if loaded.last().is_some_and(|chunk| *suffix <= chunk.bound) {
             continue;
         }
-        let after = loaded.last().map(|chunk| chunk.bound);
-        let chunk = load_chunk(name, group, key, value, after.as_ref())?;
-        let done = chunk.bound >= highest;
-        loaded.push(chunk);
-        if done {
-            break;
+        let holder = group_range(tree, group, Bound::Included(key_of(group, suffix)), None)
+            .find(|pair| {
+                pair.as_ref()
+                    .map_or(true, |(key, _)| is_group_key(group, key))
+            });
+        match holder {
+            Some(pair) => {
+                let (key, value) = pair?;
+                loaded.push(load_chunk(name, group, key, value, None)?);
+            }
+            None => {
+                older_than_all = true;
+                break;
+            }
         }
     }
-    if loaded.is_empty() {
-        // The whole change is older than every entry: extend the group's last chunk.
+    if older_than_all {
         let last = group_range(tree, group, Bound::Included(group.to_vec()), None)
             .rev()
             .find(|pair| {
@@ -356,87 +358,80 @@ pub(super) fn plan_group(
             });
         if let Some(pair) = last {
             let (key, value) = pair?;
-            loaded.push(load_chunk(name, group, key, value, None)?);
-        }
-    }
-
-    let mut merged: BTreeMap<Suffix, Vec<u8>> = BTreeMap::new();
-    for chunk in &loaded {
-        for entry in &chunk.entries {
-            merged.insert(entry.suffix, entry.payload.clone());
-        }
-    }
-    let before: BTreeSet<Suffix> = merged.keys().copied().collect();
-    merged.extend(adds);
-    for suffix in &removes {
-        merged.remove(suffix);
-    }
-    let added = merged.keys().filter(|s| !before.contains(*s)).count();
-    let removed = before.iter().filter(|s| !merged.contains_key(*s)).count();
-    if added == 0 && removed == 0 && unchanged_payloads(&loaded, &merged) {
-        // Nothing changed: keep the stored chunking even if re-chunking would draw it anew.
-        return Ok(GroupPlan::default());
-    }
-    let to_entries = |map: &BTreeMap<Suffix, Vec<u8>>| -> Vec<Entry> {
-        map.iter()
-            .map(|(suffix, payload)| Entry {
-                suffix: *suffix,
-                payload: payload.clone(),
-            })
-            .collect()
-    };
-    let mut chunks = rechunk(to_entries(&merged), caps);
-
-    if chunks.len() > loaded.len() {
-        if let Some(first) = loaded.first() {
-            let newer = group_range(
-                tree,
-                group,
-                Bound::Included(group.to_vec()),
-                Some(first.key.clone()),
-            )
-            .rev()
-            .find(|pair| {
-                pair.as_ref()
-                    .map_or(true, |(key, _)| is_group_key(group, key))
-            });
-            if let Some(pair) = newer {
-                let (key, value) = pair?;
-                let neighbour = load_chunk(name, group, key, value, None)?;
-                if neighbour.bound >= first.entries.first().map_or(first.bound, |e| e.suffix) {
-                    return Err(corrupt(name, "chunk overlaps the next chunk"));
-                }
-                let mut wider = merged.clone();
-                for entry in &neighbour.entries {
-                    wider.insert(entry.suffix, entry.payload.clone());
-                }
-                let wider_chunks = rechunk(to_entries(&wider), caps);
-                // Without the neighbour: the new chunks plus the neighbour's own key.
-                if wider_chunks.len() <= chunks.len() {
-                    chunks = wider_chunks;
-                    loaded.insert(0, neighbour);
-                }
+            if loaded.last().map(|chunk| chunk.key.as_slice()) != Some(key.as_ref()) {
+                loaded.push(load_chunk(name, group, key, value, None)?);
             }
         }
     }
-
-    let mut plan = GroupPlan {
-        added,
-        removed,
-        ..GroupPlan::default()
-    };
-    let mut new_keys: BTreeSet<Vec<u8>> = BTreeSet::new();
-    for chunk in &chunks {
-        let Some(last) = chunk.last() else { continue };
-        let key = key_of(group, &last.suffix);
-        let value = encode_chunk(chunk);
-        let same = loaded
-            .iter()
-            .any(|old| old.key == key && old.value.as_ref() == value.as_slice());
-        if !same {
-            plan.puts.push((key.clone(), value));
+    // Each change goes to the first touched chunk whose bound is >= it, else (older than every
+    // entry) to the last one, or to a new chunk when the group is empty.
+    let mut per_chunk: Vec<BTreeMap<Suffix, Option<Vec<u8>>>> = vec![BTreeMap::new(); loaded.len()];
+    let mut fresh: BTreeMap<Suffix, Option<Vec<u8>>> = BTreeMap::new();
+    let mut at = 0usize;
+    for suffix in &changed {
+        while loaded.get(at).is_some_and(|chunk| *suffix > chunk.bound) {
+            at += 1;
         }
-        new_keys.insert(key);
+        let change = adds.get(suffix).cloned();
+        let target = if at < loaded.len() {
+            per_chunk.get_mut(at)
+        } else {
+            per_chunk.last_mut()
+        };
+        match target {
+            Some(target) => {
+                target.insert(*suffix, change);
+            }
+            None => {
+                fresh.insert(*suffix, change);
+            }
+        }
+    }
+    let mut plan = GroupPlan::default();
+    let mut new_keys: BTreeSet<Vec<u8>> = BTreeSet::new();
+    for (chunk, changes) in loaded.iter().zip(&per_chunk) {
+        let mut merged: BTreeMap<Suffix, Vec<u8>> = chunk
+            .entries
+            .iter()
+            .map(|e| (e.suffix, e.payload.clone()))
+            .collect();
+        for (suffix, change) in changes {
+            match change {
+                Some(payload) => {
+                    if merged.insert(*suffix, payload.clone()).is_none() {
+                        plan.added += 1;
+                    }
+                }
+                None => {
+                    if merged.remove(suffix).is_some() {
+                        plan.removed += 1;
+                    }
+                }
+            }
+        }
+        let same = merged.len() == chunk.entries.len()
+            && chunk
+                .entries
+                .iter()
+                .all(|e| merged.get(&e.suffix) == Some(&e.payload));
+        if same {
+            // Nothing in this chunk changed: keep it as stored.
+            new_keys.insert(chunk.key.clone());
+            continue;
+        }
+        let entries: Vec<Entry> = merged
+            .into_iter()
+            .map(|(suffix, payload)| Entry { suffix, payload })
+            .collect();
+        emit_chunks(group, caps, entries, Some(chunk), &mut plan, &mut new_keys);
+    }
+    if !fresh.is_empty() {
+        let entries: Vec<Entry> = fresh
+            .into_iter()
+            .filter_map(|(suffix, change)| change.map(|payload| Entry { suffix, payload }))
+            .collect();
+        plan.added += entries.len();
+        emit_chunks(group, caps, entries, None, &mut plan, &mut new_keys);
     }
     plan.deletes = loaded
         .iter()
@@ -447,12 +442,26 @@ pub(super) fn plan_group(
     Ok(plan)
 }
 
-/// Whether every loaded entry keeps its payload in `merged` (which holds the same suffixes).
-fn unchanged_payloads(loaded: &[Chunk], merged: &BTreeMap<Suffix, Vec<u8>>) -> bool {
-    loaded
-        .iter()
-        .flat_map(|chunk| &chunk.entries)
-        .all(|entry| merged.get(&entry.suffix) == Some(&entry.payload))
+/// Re-chunks `entries` (one touched chunk's, or new ones) into `plan`: a put for every chunk
+/// that is not stored exactly so under `old`, and its key in `new_keys`.
+fn emit_chunks(
+    group: &[u8],
+    caps: ChunkCaps,
+    entries: Vec<Entry>,
+    old: Option<&Chunk>,
+    plan: &mut GroupPlan,
+    new_keys: &mut BTreeSet<Vec<u8>>,
+) {
+    for piece in rechunk(entries, caps) {
+        let Some(last) = piece.last() else { continue };
+        let key = key_of(group, &last.suffix);
+        let value = encode_chunk(&piece);
+        let same = old.is_some_and(|c| c.key == key && c.value.as_ref() == value.as_slice());
+        if !same {
+            plan.puts.push((key.clone(), value));
+        }
+        new_keys.insert(key);
+    }
 }
 
 /// The entries of one group, newest first, read one chunk at a time as they are consumed.
@@ -691,21 +700,25 @@ mod tests {
         let g = [3u8];
         change(&t, &g, (0..6).map(|a| entry(a * 10, b"")).collect(), vec![]);
         assert_eq!(sizes(&t, &g), vec![2, 4]);
-        // Into the older, full chunk: its newest entry moves into the newer neighbour, no new key.
+        // Into the older, full chunk: it splits within its own range (the newer chunk is not
+        // read or rewritten), its newest entry becoming a chunk of its own.
         let plan = change(&t, &g, vec![entry(45, b"x")], vec![]);
         assert_eq!((plan.added, plan.removed), (1, 0));
-        assert_eq!(plan.deletes, vec![key_of(&g, &sfx(10, 1))]);
-        assert_eq!(plan.puts.len(), 2);
-        assert_eq!(sizes(&t, &g), vec![3, 4]);
-        change(&t, &g, vec![entry(5, b"")], vec![]);
-        assert_eq!(sizes(&t, &g), vec![4, 4]);
-        // Both full: the older chunk splits.
-        let plan = change(&t, &g, vec![entry(35, b"")], vec![]);
         assert!(plan.deletes.is_empty());
         assert_eq!(plan.puts.len(), 2);
-        assert_eq!(sizes(&t, &g), vec![4, 1, 4]);
+        assert_eq!(sizes(&t, &g), vec![2, 1, 4]);
+        // Later inserts in that range fill the small chunk.
+        let plan = change(&t, &g, vec![entry(15, b"")], vec![]);
+        assert_eq!((plan.puts.len(), plan.deletes.len()), (1, 0));
+        assert_eq!(sizes(&t, &g), vec![2, 2, 4]);
+        change(&t, &g, vec![entry(5, b"")], vec![]);
+        assert_eq!(sizes(&t, &g), vec![3, 2, 4]);
+        // Changes in two chunks far apart touch only those two.
+        let plan = change(&t, &g, vec![entry(1, b""), entry(35, b"")], vec![]);
+        assert_eq!((plan.added, plan.puts.len()), (2, 3));
+        assert_eq!(sizes(&t, &g), vec![4, 2, 1, 4]);
         let got: Vec<Suffix> = scanned(&t, &g).iter().map(|e| e.suffix).collect();
-        let mut want: Vec<u64> = (0..6).map(|a| a * 10).chain([45, 5, 35]).collect();
+        let mut want: Vec<u64> = (0..6).map(|a| a * 10).chain([45, 15, 5, 1, 35]).collect();
         want.sort();
         assert_eq!(got, want.iter().map(|&a| sfx(a, 1)).collect::<Vec<_>>());
     }

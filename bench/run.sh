@@ -963,8 +963,9 @@ EOF
 
 \`?q=\` the way the server runs it (\`Store::query\` with folded words, limit 50, no time budget),
 in-process on the same stores, 20 queries of each kind: a word no story holds (every search text
-is read), a headline's unique number (one story anywhere in time; found $(get search_100000_rare_found) of 20 at 100k)
-and a common headline word (50 found among the newest).
+is read), a headline's unique number (its story anywhere in time, and the neighbours whose summaries
+quote it: $(get search_100000_rare_found) stories over the 20 queries at 100k) and a common headline word (50 found among the
+newest).
 
 | items | no match median / p99 ms | one story median / p99 ms | common word median / p99 ms | all p99 ms |
 |---|---|---|---|---|

@@ -333,8 +333,8 @@ pub(super) fn plan_group(
         if loaded.last().is_some_and(|chunk| *suffix <= chunk.bound) {
             continue;
         }
-        let holder = group_range(tree, group, Bound::Included(key_of(group, suffix)), None)
-            .find(|pair| {
+        let holder =
+            group_range(tree, group, Bound::Included(key_of(group, suffix)), None).find(|pair| {
                 pair.as_ref()
                     .map_or(true, |(key, _)| is_group_key(group, key))
             });

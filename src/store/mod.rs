@@ -168,7 +168,8 @@ pub struct Item {
     pub sections: Vec<String>,
     /// Display labels: section names and page labels, in order first seen.
     pub labels: Vec<String>,
-    /// Folded label keys: the home section key first, then page labels and later sections (all but the home one are in `label_index`).
+    /// Folded label keys: the home section's first, then page labels and later sections (each
+    /// but the home one has a `label_index` entry).
     pub label_keys: Vec<String>,
     /// Folded title used for cross-source matching.
     pub title_key: String,

@@ -220,7 +220,7 @@ impl Store {
         tracing::info!(
             items = total,
             "upgrading the store from {SCHEMA_V5} to {SCHEMA_VERSION}: clustering item records \
-             by section and packing the indexes (about a minute per million items)"
+             by section and packing the indexes (about 30 s per 100k items)"
         );
         let now = Utc::now();
         let mut moved = 0usize;

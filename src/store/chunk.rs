@@ -67,28 +67,9 @@ pub(super) struct GroupPlan {
     pub(super) changed: bool,
 }
 
-/// Appends `value` as a LEB128 varint.
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// The bytes `value` takes as a LEB128 varint.
-fn varint_len(mut value: u64) -> usize {
-    let mut len = 1;
-    while value >= 0x80 {
-        value >>= 7;
-        len += 1;
-    }
-    len
-}
-
 /// The bytes one entry adds to a chunk value.
 fn encoded_len(entry: &Entry) -> usize {
-    SUFFIX_LEN + varint_len(entry.payload.len() as u64) + entry.payload.len()
+    SUFFIX_LEN + varint::len(entry.payload.len() as u64) + entry.payload.len()
 }
 
 /// Encodes entries as one chunk value (in the order given; chunks keep them ascending).
@@ -97,7 +78,7 @@ pub(super) fn encode_chunk(entries: &[Entry]) -> Vec<u8> {
     out.push(CHUNK_V1);
     for entry in entries {
         out.extend_from_slice(&entry.suffix);
-        put_varint(&mut out, entry.payload.len() as u64);
+        varint::put(&mut out, entry.payload.len() as u64);
         out.extend_from_slice(&entry.payload);
     }
     out
@@ -116,21 +97,9 @@ impl Reader<'_> {
         Ok(first)
     }
 
-    /// The next LEB128 varint (at most 10 bytes, at most 64 bits).
+    /// The next LEB128 varint.
     fn varint(&mut self) -> Result<u64, &'static str> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.byte()?;
-            let bits = u64::from(byte & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err("varint overflows 64 bits");
-            }
-            value |= bits << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err("varint longer than 10 bytes")
+        varint::take(&mut self.bytes)
     }
 
     /// The next `len` bytes.

@@ -53,37 +53,19 @@ fn corrupt(tree: &'static str, message: impl Into<String>) -> StoreError {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
+/// One varint, or `None` when the bytes are damaged.
 fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = bytes.split_first()?;
-        *bytes = rest;
-        let bits = u64::from(byte & 0x7f);
-        if shift == 63 && bits > 1 {
-            return None;
-        }
-        value |= bits << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
+    varint::take(bytes).ok()
 }
 
 pub(super) fn encode_text_state(state: &TextFetchState) -> Vec<u8> {
     let mut out = vec![TEXT_RECORD_V1];
-    put_varint(&mut out, u64::from(state.attempts));
-    let ms = state.next_attempt.timestamp_millis();
-    put_varint(&mut out, ((ms << 1) ^ (ms >> 63)) as u64);
-    put_varint(&mut out, state.last_error.len() as u64);
+    varint::put(&mut out, u64::from(state.attempts));
+    varint::put(
+        &mut out,
+        varint::zigzag(state.next_attempt.timestamp_millis()),
+    );
+    varint::put(&mut out, state.last_error.len() as u64);
     out.extend_from_slice(state.last_error.as_bytes());
     out
 }
@@ -99,7 +81,7 @@ pub(super) fn decode_text_state(bytes: &[u8]) -> Result<TextFetchState, StoreErr
         .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(bad)?;
     let zz = take_varint(&mut rest).ok_or_else(bad)?;
-    let ms = ((zz >> 1) as i64) ^ -((zz & 1) as i64);
+    let ms = varint::unzigzag(zz);
     let next_attempt = Utc.timestamp_millis_opt(ms).single().ok_or_else(bad)?;
     let len = take_varint(&mut rest)
         .and_then(|n| usize::try_from(n).ok())

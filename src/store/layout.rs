@@ -182,6 +182,27 @@ pub(super) fn index_entries(item: &Item, id: &[u8; 16]) -> Vec<IndexEntry> {
     entries
 }
 
+/// [`index_entries`] with the payload each carries: the home prefix, and for the time index
+/// also `search_text` (the item's folded text).
+pub(super) fn index_entries_with_payloads(
+    item: &Item,
+    id: &[u8; 16],
+    search_text: &str,
+) -> Vec<(IndexEntry, Vec<u8>)> {
+    let home = home_prefix(item);
+    index_entries(item, id)
+        .into_iter()
+        .map(|entry| {
+            let payload = if entry.0 == TreeId::TimeIndex {
+                by_time_value(home, search_text)
+            } else {
+                home.to_vec()
+            };
+            (entry, payload)
+        })
+        .collect()
+}
+
 /// The chunk size limits of a packed index tree: the time index carries search texts, so its
 /// chunks hold fewer entries.
 pub(super) fn chunk_caps(tree: TreeId) -> ChunkCaps {

@@ -2,6 +2,23 @@
 
 use super::*;
 
+/// The next [`SWEEP_CHUNK`] entries of `tree` after the key `start` names (from the first when
+/// `None`), moving `start` to the last one returned: an upgrade's resumable walk.
+fn next_entries(
+    tree: &sled::Tree,
+    start: &mut Option<sled::IVec>,
+) -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
+    let range = match start.as_ref() {
+        Some(after) => tree.range::<&[u8], _>((Bound::Excluded(after.as_ref()), Bound::Unbounded)),
+        None => tree.iter(),
+    };
+    let chunk = range.take(SWEEP_CHUNK).collect::<Result<Vec<_>, _>>()?;
+    if let Some((last, _)) = chunk.last() {
+        *start = Some(last.clone());
+    }
+    Ok(chunk)
+}
+
 /// Counts the entries of an index tree per 8-byte prefix, keyed by their `meta` counter key.
 pub(super) fn scan_counts(
     tree: &sled::Tree,
@@ -147,20 +164,10 @@ impl Store {
         let mut examined = 0usize;
         let mut start: Option<sled::IVec> = None;
         loop {
-            let mut range = match &start {
-                Some(after) => self
-                    .items
-                    .range::<&[u8], _>((Bound::Excluded(after.as_ref()), Bound::Unbounded)),
-                None => self.items.iter(),
-            };
-            let mut chunk: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(SWEEP_CHUNK);
-            for entry in range.by_ref().take(SWEEP_CHUNK) {
-                chunk.push(entry?);
-            }
-            let Some((last, _)) = chunk.last() else {
+            let chunk = next_entries(&self.items, &mut start)?;
+            if chunk.is_empty() {
                 break;
-            };
-            start = Some(last.clone());
+            }
             examined += chunk.len();
             let mut m = Mutations::default();
             let mut rewritten = 0usize;
@@ -226,20 +233,10 @@ impl Store {
         let mut moved = 0usize;
         let mut start: Option<sled::IVec> = None;
         loop {
-            let mut range = match &start {
-                Some(after) => self
-                    .by_time
-                    .range::<&[u8], _>((Bound::Excluded(after.as_ref()), Bound::Unbounded)),
-                None => self.by_time.iter(),
-            };
-            let mut chunk: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(SWEEP_CHUNK);
-            for entry in range.by_ref().take(SWEEP_CHUNK) {
-                chunk.push(entry?);
-            }
-            let Some((last, _)) = chunk.last() else {
+            let chunk = next_entries(&self.by_time, &mut start)?;
+            if chunk.is_empty() {
                 break;
-            };
-            start = Some(last.clone());
+            }
             let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
             let mut m = Mutations::default();
             for (key, text) in &chunk {
@@ -399,12 +396,7 @@ fn plan_cluster_move(m: &mut Mutations, id: &[u8; 16], item: &Item, text: &str) 
         id.to_vec(),
         location_value(home, item.published),
     );
-    for entry in index_entries(item, id) {
-        let payload = if entry.0 == TreeId::TimeIndex {
-            by_time_value(home, text)
-        } else {
-            home.to_vec()
-        };
+    for (entry, payload) in index_entries_with_payloads(item, id, text) {
         m.index_put(entry, payload);
     }
 }

@@ -119,6 +119,7 @@ mod migrate;
 mod query;
 mod record;
 mod retention;
+mod varint;
 mod verify;
 
 #[cfg(test)]
@@ -712,12 +713,7 @@ impl Store {
         m.del(TreeId::Stories, story_key(home, item.published, &key));
         let text = search_text(&item.title, item.summary.as_deref());
         item.published = published;
-        for entry in index_entries(&item, &key) {
-            let payload = if entry.0 == TreeId::TimeIndex {
-                by_time_value(home, &text)
-            } else {
-                home.to_vec()
-            };
+        for (entry, payload) in index_entries_with_payloads(&item, &key, &text) {
             m.index_put(entry, payload);
         }
         m.put(

@@ -60,12 +60,19 @@ enum FeedScan {
 }
 
 /// What a scan hands out: the entry's suffix, its record's cluster, and the record itself
-/// (`stories`) or the index payload after the home prefix (the time index's search text).
+/// (`stories`) or the index payload (the home prefix, then for the time index the search text).
 struct Scanned {
     suffix: Suffix,
     home: [u8; 8],
     record: Option<sled::IVec>,
     payload: Vec<u8>,
+}
+
+impl Scanned {
+    /// The search text an index payload carries after its home prefix.
+    fn text(&self) -> &[u8] {
+        self.payload.get(8..).unwrap_or_default()
+    }
 }
 
 impl FeedScan {
@@ -120,13 +127,11 @@ impl FeedScan {
                 else {
                     return Ok(None);
                 };
-                let mut payload = entry.payload;
-                payload.drain(..8);
                 Ok(Some(Scanned {
                     suffix: entry.suffix,
                     home,
                     record: None,
-                    payload,
+                    payload: entry.payload,
                 }))
             }
         }
@@ -269,18 +274,18 @@ impl Store {
             // Words are matched against the folded text kept in the time index (the scanned
             // entry itself for the merged feed): most items are rejected without being read.
             if searching {
-                let text = if merged_feed {
-                    Some(scanned.payload)
-                } else {
-                    texts.text(&suffix)?
-                };
-                let verdict = text.is_some_and(|t| {
+                let matches = |t: &[u8]| {
                     text_matches(
-                        std::str::from_utf8(&t).unwrap_or_default(),
+                        std::str::from_utf8(t).unwrap_or_default(),
                         &query.words,
                         &query.exclude,
                     )
-                });
+                };
+                let verdict = if merged_feed {
+                    matches(scanned.text())
+                } else {
+                    texts.text(&suffix)?.is_some_and(|t| matches(&t))
+                };
                 if !verdict {
                     continue;
                 }

@@ -17,6 +17,7 @@
 //! (JSON) starts with `{`, which no binary record does, so [`decode_item`] reads both while an
 //! upgrade is under way. Decoding is total: any byte string gives an item or an error.
 
+use super::varint::{put as put_varint, unzigzag, zigzag};
 use super::*;
 use crate::text::title_key;
 
@@ -33,22 +34,6 @@ const KNOWN_FLAGS: u64 = (1 << 5) - 1;
 /// Longest list (sources, sections, labels, label keys) a record may claim: far above what the
 /// normaliser's caps allow, and it keeps a corrupt count from reserving gigabytes.
 const MAX_LIST: u64 = 4096;
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
-}
-
-fn unzigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
-}
 
 fn put_str(out: &mut Vec<u8>, text: &str) {
     put_varint(out, text.len() as u64);
@@ -168,19 +153,7 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, Bad> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.byte()?;
-            let bits = u64::from(byte & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err("varint overflows 64 bits");
-            }
-            value |= bits << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err("varint longer than 10 bytes")
+        super::varint::take(&mut self.bytes)
     }
 
     fn str(&mut self) -> Result<String, Bad> {

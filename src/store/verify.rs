@@ -112,14 +112,7 @@ impl Store {
                 ));
             }
             let text = search_text(&item.title, item.summary.as_deref());
-            for entry in index_entries(&item, &id) {
-                let payload = if entry.0 == TreeId::TimeIndex {
-                    by_time_value(home, &text)
-                } else {
-                    home.to_vec()
-                };
-                expected.insert(entry, payload);
-            }
+            expected.extend(index_entries_with_payloads(&item, &id, &text));
             item_sources.extend(item.sources.iter().cloned());
             titles_expected.insert(title_entry(&item.title_key, &id));
         }
